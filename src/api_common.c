@@ -1,0 +1,104 @@
+/*
+ * api_common.c: what the admin handlers share: list limits, unknown-field
+ * checks, and admin writes that run on the store's writer with the
+ * connection suspended and the catalog reloaded after the commit.
+ *
+ * Threads: HTTP threads; api_write's completion on the writer thread.
+ */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "catalog.h"
+#include "http_server.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+int
+api_limit(struct http_req *req, int *limit)
+{
+	const char *s = http_req_query(req, "limit");
+	char *end;
+	long v;
+
+	*limit = 100;
+	if (s == NULL)
+		return 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 1000) {
+		http_reply_invalid(req, "limit",
+		    "must be a whole number from 1 to 1000");
+		return -1;
+	}
+	*limit = (int)v;
+	return 0;
+}
+
+int
+api_known_fields(struct http_req *req, json_t *obj,
+    const char *const *fields)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(obj, key, v) {
+		for (i = 0; fields[i] != NULL; i++)
+			if (strcmp(fields[i], key) == 0)
+				break;
+		if (fields[i] == NULL) {
+			http_reply_invalid(req, key, "unknown field");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct api_write_job {
+	struct http_req *req;
+	struct app *app;
+	int (*apply)(struct store_tx *, void *);
+	void (*reply)(struct http_req *, void *, int);
+	void *arg;
+	int reload;
+};
+
+static int
+api_write_apply(struct store_tx *tx, void *arg)
+{
+	struct api_write_job *w = arg;
+
+	return w->apply(tx, w->arg);
+}
+
+static void
+api_write_done(void *arg, int rc)
+{
+	struct api_write_job *w = arg;
+
+	if (rc == STORE_OK && w->reload &&
+	    catalog_reload(w->app->catalog) != 0)
+		log_error("api", "catalog: reload failed after a change");
+	w->reply(w->req, w->arg, rc);
+	free(w);
+}
+
+void
+api_write(struct http_req *req, int (*apply)(struct store_tx *, void *),
+    void (*reply)(struct http_req *, void *, int), void *arg, int reload)
+{
+	struct api_write_job *w = xcalloc(1, sizeof *w);
+
+	w->req = req;
+	w->app = http_req_app(req);
+	w->apply = apply;
+	w->reply = reply;
+	w->arg = arg;
+	w->reload = reload;
+	http_suspend(req);
+	store_submit(w->app->store, api_write_apply, api_write_done, w, 1);
+}

@@ -1,0 +1,41 @@
+/*
+ * catalog.h: the topics (and, later, subscriptions) held in memory, so that
+ * ingest resolves a topic and routes an event without reading SQL.  Readers
+ * take a reference to an immutable view; a reload after a committed change
+ * swaps in a new view, and the old one is freed when its last reader lets go.
+ *
+ * Thread-safe.
+ */
+#ifndef SLUICE_CATALOG_H
+#define SLUICE_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct catalog;
+
+struct catalog_topic {
+	int64_t id;
+	char *name;
+	char *publish_token; /* NULL when publishing is open */
+};
+
+struct catalog_view {
+	struct catalog_topic *topics; /* sorted by name */
+	size_t ntopics;
+	int refs; /* readers holding it, plus one while it is current */
+};
+
+struct catalog *catalog_new(struct store *);
+void catalog_free(struct catalog *);
+/* Rebuilds the view from the store; -1 if the store could not be read. */
+int catalog_reload(struct catalog *) __attribute__((warn_unused_result));
+struct catalog_view *catalog_acquire(struct catalog *);
+void catalog_release(struct catalog *, struct catalog_view *);
+const struct catalog_topic *catalog_topic(const struct catalog_view *,
+    const char *name);
+const struct catalog_topic *catalog_topic_by_id(const struct catalog_view *,
+    int64_t id);
+
+#endif

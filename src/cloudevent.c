@@ -1,0 +1,1030 @@
+/*
+ * cloudevent.c: CloudEvents 1.0.2 envelopes.  Parses the three HTTP binding
+ * modes (binary, structured, batched), applies every validation rule of the
+ * spec and its type system, and writes events back in the JSON format.
+ * Stored events keep each attribute's original text and type and the data
+ * bytes exactly as received, so what is read back is what was sent.
+ *
+ * Pure: no I/O, no clock, no globals, never logs.  Thread-safe.
+ */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "cloudevent.h"
+#include "jsonscan.h"
+
+/* The attributes the spec defines, with the type each must have. */
+enum ce_kind { K_STRING, K_URIREF, K_URI, K_TIME, K_MEDIA, K_SPEC };
+static const struct {
+	const char *name;
+	enum ce_kind kind;
+	int required;
+} ce_known[] = {
+	{ "specversion", K_SPEC, 1 },
+	{ "id", K_STRING, 1 },
+	{ "source", K_URIREF, 1 },
+	{ "type", K_STRING, 1 },
+	{ "datacontenttype", K_MEDIA, 0 },
+	{ "dataschema", K_URI, 0 },
+	{ "subject", K_STRING, 0 },
+	{ "time", K_TIME, 0 },
+};
+#define CE_NKNOWN (sizeof ce_known / sizeof ce_known[0])
+
+/* ---- validators ---------------------------------------------------- */
+
+int
+cloudevent_valid_name(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Decodes one UTF-8 sequence; returns its length or 0 if invalid. */
+static size_t
+ce_utf8_next(const unsigned char *s, size_t len, unsigned *cp)
+{
+	size_t n, i;
+	unsigned c = s[0], min;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+int
+cloudevent_valid_utf8(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+	size_t n;
+
+	while (len > 0) {
+		if ((n = ce_utf8_next(s, len, &cp)) == 0)
+			return 0;
+		s += n;
+		len -= n;
+	}
+	return 1;
+}
+
+/* The type system's String: UTF-8 without controls or noncharacters. */
+int
+cloudevent_valid_string(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned cp;
+	size_t n;
+
+	while (len > 0) {
+		if ((n = ce_utf8_next(s, len, &cp)) == 0)
+			return 0;
+		if (cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f))
+			return 0;
+		if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+			return 0;
+		s += n;
+		len -= n;
+	}
+	return 1;
+}
+
+int
+cloudevent_valid_uri_ref(const char *s)
+{
+	return *s != '\0' && cloudevent_valid_string(s, strlen(s));
+}
+
+/* An absolute URI: scheme ":" rest, no whitespace. */
+int
+cloudevent_valid_uri(const char *s)
+{
+	const char *p = s;
+
+	if (!isalpha((unsigned char)*p))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' ||
+	    *p == '.')
+		p++;
+	if (*p != ':')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (isspace((unsigned char)*p))
+			return 0;
+	return cloudevent_valid_string(s, strlen(s));
+}
+
+static int
+ce_digits(const char *s, int n, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* RFC 3339 date-time, e.g. 2024-02-29T23:59:60.5+01:00. */
+int
+cloudevent_valid_timestamp(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+		30, 31 };
+	int y, mo, d, h, mi, sec, oh, om;
+
+	if (strlen(s) < 20 || ce_digits(s, 4, &y) || s[4] != '-' ||
+	    ce_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    ce_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    ce_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    ce_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    ce_digits(s + 17, 2, &sec))
+		return 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return 0;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 0;
+	s += 19;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)s[1]))
+			return 0;
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		return 1;
+	if ((*s != '+' && *s != '-') || strlen(s) != 6 ||
+	    ce_digits(s + 1, 2, &oh) || s[3] != ':' || ce_digits(s + 4, 2, &om))
+		return 0;
+	return oh <= 23 && om <= 59;
+}
+
+static int
+ce_tchar(int c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *
+ce_token(const char *p)
+{
+	const char *s = p;
+
+	while (ce_tchar((unsigned char)*p))
+		p++;
+	return p > s ? p : NULL;
+}
+
+static const char *
+ce_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* RFC 2046 / RFC 7231 media type: type/subtype *(; name=value). */
+int
+cloudevent_valid_media_type(const char *s)
+{
+	const char *p;
+
+	if ((p = ce_token(s)) == NULL || *p != '/' ||
+	    (p = ce_token(p + 1)) == NULL)
+		return 0;
+	for (;;) {
+		p = ce_ows(p);
+		if (*p == '\0')
+			return 1;
+		if (*p != ';')
+			return 0;
+		p = ce_ows(p + 1);
+		if (*p == '\0')
+			return 1;
+		if ((p = ce_token(p)) == NULL || *p != '=')
+			return 0;
+		p++;
+		if (*p == '"') {
+			for (p++; *p != '"'; p++) {
+				if (*p == '\0' || (unsigned char)*p < 0x20)
+					return 0;
+				if (*p == '\\' && *++p == '\0')
+					return 0;
+			}
+			p++;
+		} else if ((p = ce_token(p)) == NULL)
+			return 0;
+	}
+}
+
+/* Compares the media type of ct (before any parameter) with want. */
+static int
+ce_media_eq(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	ct = ce_ows(ct);
+	if (strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct = ce_ows(ct + n);
+	return *ct == '\0' || *ct == ';';
+}
+
+/* application/json, text/json or any +json suffix. */
+int
+cloudevent_media_is_json(const char *ct)
+{
+	const char *end, *slash;
+
+	if (ce_media_eq(ct, "application/json") || ce_media_eq(ct, "text/json"))
+		return 1;
+	ct = ce_ows(ct);
+	end = ct + strcspn(ct, ";");
+	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	slash = memchr(ct, '/', (size_t)(end - ct));
+	return slash != NULL && end - slash > 5 &&
+	    strncasecmp(end - 5, "+json", 5) == 0;
+}
+
+static int
+ce_media_is_text(const char *ct)
+{
+	const char *end;
+
+	ct = ce_ows(ct);
+	if (strncasecmp(ct, "text/", 5) == 0 ||
+	    ce_media_eq(ct, "application/xml"))
+		return 1;
+	end = ct + strcspn(ct, ";");
+	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	return end - ct > 4 && strncasecmp(end - 4, "+xml", 4) == 0;
+}
+
+enum ce_mode
+cloudevent_mode(const char *ct)
+{
+	if (ct == NULL)
+		return CE_MODE_BINARY;
+	if (ce_media_eq(ct, "application/cloudevents-batch+json"))
+		return CE_MODE_BATCH;
+	if (ce_media_eq(ct, "application/cloudevents+json"))
+		return CE_MODE_STRUCTURED;
+	return CE_MODE_BINARY;
+}
+
+/* ---- problems ------------------------------------------------------ */
+
+static void
+ce_fault(struct ce_problem *pr, int index, const char *attr,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+ce_fault(struct ce_problem *pr, int index, const char *attr,
+    const char *fmt, ...)
+{
+	struct ce_fault *f;
+	va_list ap;
+
+	if (pr->status == 0)
+		pr->status = 400;
+	if (pr->nfaults == CE_MAX_FAULTS)
+		return;
+	if (pr->faults == NULL)
+		pr->faults = xcalloc(CE_MAX_FAULTS, sizeof *pr->faults);
+	f = &pr->faults[pr->nfaults++];
+	f->index = index;
+	f->attribute = xstrdup(attr);
+	va_start(ap, fmt);
+	f->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+void
+ce_problem_free(struct ce_problem *pr)
+{
+	size_t i;
+
+	for (i = 0; i < pr->nfaults; i++) {
+		free(pr->faults[i].attribute);
+		free(pr->faults[i].reason);
+	}
+	free(pr->faults);
+	free(pr->title);
+	memset(pr, 0, sizeof *pr);
+}
+
+/* ---- events -------------------------------------------------------- */
+
+void
+cloudevent_free(struct cloudevent *ev)
+{
+	size_t i;
+
+	if (ev == NULL)
+		return;
+	for (i = 0; i < ev->nattrs; i++) {
+		free(ev->attrs[i].name);
+		free(ev->attrs[i].value);
+	}
+	free(ev->attrs);
+	free(ev->data);
+	free(ev);
+}
+
+void
+ce_list_free(struct ce_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		cloudevent_free(l->ev[i]);
+	free(l->ev);
+	l->ev = NULL;
+	l->n = 0;
+}
+
+const struct ce_attr *
+cloudevent_attr(const struct cloudevent *ev, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ev->nattrs; i++)
+		if (strcmp(ev->attrs[i].name, name) == 0)
+			return &ev->attrs[i];
+	return NULL;
+}
+
+const char *
+cloudevent_get(const struct cloudevent *ev, const char *name)
+{
+	const struct ce_attr *a = cloudevent_attr(ev, name);
+
+	return a != NULL ? a->value : NULL;
+}
+
+static void
+ce_add(struct cloudevent *ev, const char *name, enum ce_value_type type,
+    const char *value, size_t len)
+{
+	struct ce_attr *a;
+
+	ev->attrs = xrealloc(ev->attrs, (ev->nattrs + 1) * sizeof *ev->attrs);
+	a = &ev->attrs[ev->nattrs++];
+	a->name = xstrdup(name);
+	a->type = type;
+	a->value = xstrndup(value, len);
+}
+
+static int
+ce_known_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CE_NKNOWN; i++)
+		if (strcmp(ce_known[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Checks one string-carried attribute value against its type. */
+static void
+ce_check_value(struct ce_problem *pr, int index, const char *name,
+    const char *v, size_t len)
+{
+	int k = ce_known_index(name);
+
+	if (!cloudevent_valid_string(v, len)) {
+		ce_fault(pr, index, name,
+		    "not a valid string (UTF-8 without control characters)");
+		return;
+	}
+	if (k < 0)
+		return;
+	if (strlen(v) != len) {
+		ce_fault(pr, index, name, "contains a NUL character");
+		return;
+	}
+	switch (ce_known[k].kind) {
+	case K_STRING:
+		if (len == 0)
+			ce_fault(pr, index, name, "must not be empty");
+		break;
+	case K_URIREF:
+		if (!cloudevent_valid_uri_ref(v))
+			ce_fault(pr, index, name,
+			    "must be a non-empty URI-reference");
+		break;
+	case K_URI:
+		if (!cloudevent_valid_uri(v))
+			ce_fault(pr, index, name,
+			    "must be an absolute URI (scheme:...)");
+		break;
+	case K_TIME:
+		if (!cloudevent_valid_timestamp(v))
+			ce_fault(pr, index, name,
+			    "must be an RFC 3339 timestamp");
+		break;
+	case K_MEDIA:
+		if (!cloudevent_valid_media_type(v))
+			ce_fault(pr, index, name,
+			    "must be an RFC 2046 media type");
+		break;
+	case K_SPEC:
+		if (strcmp(v, "1.0") == 0)
+			break;
+		if (strcmp(v, "0.3") == 0)
+			ce_fault(pr, index, name,
+			    "CloudEvents 0.3 is not supported: "
+			    "send specversion \"1.0\"");
+		else
+			ce_fault(pr, index, name,
+			    "unsupported specversion \"%.32s\": "
+			    "must be \"1.0\"", v);
+		break;
+	}
+}
+
+static void
+ce_check_required(struct ce_problem *pr, int index,
+    const struct cloudevent *ev)
+{
+	size_t i;
+
+	for (i = 0; i < CE_NKNOWN; i++)
+		if (ce_known[i].required &&
+		    cloudevent_attr(ev, ce_known[i].name) == NULL)
+			ce_fault(pr, index, ce_known[i].name,
+			    "required attribute is missing");
+}
+
+/* Moves the required attributes to the front, in the spec's order. */
+static void
+ce_order(struct cloudevent *ev)
+{
+	size_t i, j, pos = 0;
+	struct ce_attr t;
+
+	for (i = 0; i < CE_NKNOWN && ce_known[i].required; i++)
+		for (j = pos; j < ev->nattrs; j++)
+			if (strcmp(ev->attrs[j].name, ce_known[i].name) == 0) {
+				t = ev->attrs[j];
+				memmove(&ev->attrs[pos + 1], &ev->attrs[pos],
+				    (j - pos) * sizeof t);
+				ev->attrs[pos++] = t;
+				break;
+			}
+}
+
+static void
+ce_set_data(struct cloudevent *ev, enum ce_data_kind kind, const void *p,
+    size_t len)
+{
+	ev->kind = kind;
+	ev->data = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(ev->data, p, len);
+	ev->data[len] = '\0';
+	ev->data_len = len;
+}
+
+/* Loads JSON; integers too big for jansson are read as reals instead. */
+static json_t *
+ce_json_load(const char *p, size_t len, json_error_t *err)
+{
+	json_t *j = json_loadb(p, len, JSON_DECODE_ANY, err);
+
+	if (j == NULL && strstr(err->text, "too big") != NULL)
+		j = json_loadb(p, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+		    err);
+	return j;
+}
+
+/* ---- binary mode --------------------------------------------------- */
+
+/* Undoes a quoted-string, then percent-decodes once (stray % stays). */
+static char *
+ce_header_decode(const char *v, size_t *lenp)
+{
+	size_t n = strlen(v), i, o = 0;
+	char *q = xmalloc(n + 1), *out = xmalloc(n + 1);
+
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		for (i = 1; i + 1 < n; i++) {
+			if (v[i] == '\\' && i + 2 < n)
+				i++;
+			q[o++] = v[i];
+		}
+	} else {
+		memcpy(q, v, n);
+		o = n;
+	}
+	n = o;
+	for (i = 0, o = 0; i < n; i++) {
+		if (q[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)q[i + 1]) &&
+		    isxdigit((unsigned char)q[i + 2])) {
+			char hex[3] = { q[i + 1], q[i + 2], '\0' };
+
+			out[o++] = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else
+			out[o++] = q[i];
+	}
+	out[o] = '\0';
+	free(q);
+	*lenp = o;
+	return out;
+}
+
+static void
+ce_binary_header(struct cloudevent *ev, struct ce_problem *pr,
+    const struct ce_header *h)
+{
+	char name[256], *v;
+	size_t i, len, nlen = strlen(h->name + 3);
+
+	if (nlen == 0 || nlen >= sizeof name) {
+		ce_fault(pr, -1, "headers", "header %.64s is not a valid "
+		    "attribute name", h->name);
+		return;
+	}
+	for (i = 0; i <= nlen; i++)
+		name[i] = (char)tolower((unsigned char)h->name[3 + i]);
+	if (!cloudevent_valid_name(name) || strcmp(name, "data") == 0) {
+		ce_fault(pr, -1, name, "not a valid attribute name "
+		    "(lower-case letters and digits only, not \"data\")");
+		return;
+	}
+	if (strcmp(name, "datacontenttype") == 0) {
+		ce_fault(pr, -1, name, "in binary mode the Content-Type "
+		    "header carries datacontenttype: drop ce-datacontenttype");
+		return;
+	}
+	if (cloudevent_attr(ev, name) != NULL) {
+		ce_fault(pr, -1, name, "header ce-%s is repeated", name);
+		return;
+	}
+	v = ce_header_decode(h->value, &len);
+	ce_check_value(pr, -1, name, v, len);
+	ce_add(ev, name, CE_VALUE_STRING, v, len);
+	free(v);
+}
+
+static struct cloudevent *
+ce_parse_binary(const char *ct, const struct ce_header *hdrs, size_t nh,
+    const void *body, size_t len, struct ce_problem *pr)
+{
+	struct cloudevent *ev = xcalloc(1, sizeof *ev);
+	json_error_t jerr;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < nh; i++)
+		if (strncasecmp(hdrs[i].name, "ce-", 3) == 0)
+			ce_binary_header(ev, pr, &hdrs[i]);
+	if (ct != NULL) {
+		ce_check_value(pr, -1, "datacontenttype", ct, strlen(ct));
+		ce_add(ev, "datacontenttype", CE_VALUE_STRING, ct, strlen(ct));
+	}
+	ce_check_required(pr, -1, ev);
+	if (len == 0 || pr->status != 0)
+		goto done;
+	if (ct != NULL && cloudevent_media_is_json(ct)) {
+		if ((j = ce_json_load(body, len, &jerr)) == NULL)
+			ce_fault(pr, -1, "data", "Content-Type is JSON but the "
+			    "body is not: %s", jerr.text);
+		json_decref(j);
+		ce_set_data(ev, CE_DATA_JSON, body, len);
+	} else if (ct != NULL && ce_media_is_text(ct) &&
+	    memchr(body, '\0', len) == NULL &&
+	    cloudevent_valid_utf8(body, len))
+		ce_set_data(ev, CE_DATA_TEXT, body, len);
+	else
+		ce_set_data(ev, CE_DATA_BINARY, body, len);
+done:
+	ce_order(ev);
+	return ev;
+}
+
+/* ---- structured mode ----------------------------------------------- */
+
+/* An integer literal in the CloudEvents Integer range. */
+static int
+ce_int_literal(const char *p, size_t len)
+{
+	long long v = 0;
+	size_t i = 0;
+
+	if (len > 0 && p[0] == '-')
+		i++;
+	if (i == len || len - i > 10 || (p[i] == '0' && len - i > 1))
+		return 0;
+	for (; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (p[0] == '-')
+		v = -v;
+	return v >= -2147483648LL && v <= 2147483647LL;
+}
+
+static void
+ce_member(struct cloudevent *ev, struct ce_problem *pr, int index,
+    const char *name, json_t *v, const char *raw, size_t rlen)
+{
+	int k;
+
+	if (!cloudevent_valid_name(name)) {
+		ce_fault(pr, index, name[0] ? name : "\"\"", "not a valid "
+		    "attribute name (lower-case letters and digits only)");
+		return;
+	}
+	if (json_is_null(v))
+		return;
+	k = ce_known_index(name);
+	if (json_is_string(v)) {
+		ce_check_value(pr, index, name, json_string_value(v),
+		    json_string_length(v));
+		ce_add(ev, name, CE_VALUE_STRING, json_string_value(v),
+		    json_string_length(v));
+	} else if (k >= 0)
+		ce_fault(pr, index, name, "must be a JSON string");
+	else if (json_is_boolean(v))
+		ce_add(ev, name, CE_VALUE_BOOLEAN, raw, rlen);
+	else if (json_is_number(v) && ce_int_literal(raw, rlen))
+		ce_add(ev, name, CE_VALUE_INTEGER, raw, rlen);
+	else if (json_is_number(v))
+		ce_fault(pr, index, name, "an Integer attribute must be a "
+		    "whole number from -2147483648 to 2147483647");
+	else
+		ce_fault(pr, index, name, "must be a string, integer or "
+		    "boolean");
+}
+
+static void
+ce_structured_data(struct cloudevent *ev, struct ce_problem *pr,
+    int index, json_t *obj, const char *raw, size_t rlen)
+{
+	json_t *data = json_object_get(obj, "data");
+	json_t *b64 = json_object_get(obj, "data_base64");
+	const char *ct = cloudevent_get(ev, "datacontenttype");
+	unsigned char *bytes;
+	size_t n;
+
+	if (json_is_null(data))
+		data = NULL;
+	if (json_is_null(b64))
+		b64 = NULL;
+	if (data != NULL && b64 != NULL) {
+		ce_fault(pr, index, "data_base64",
+		    "data and data_base64 are mutually exclusive");
+		return;
+	}
+	if (b64 != NULL) {
+		if (!json_is_string(b64) ||
+		    cloudevent_base64_decode(json_string_value(b64),
+			json_string_length(b64), &bytes, &n) != 0) {
+			ce_fault(pr, index, "data_base64",
+			    "must be a base64 string (RFC 4648)");
+			return;
+		}
+		ce_set_data(ev, CE_DATA_BINARY, bytes, n);
+		free(bytes);
+	} else if (data != NULL) {
+		if (json_is_string(data) && ct != NULL &&
+		    !cloudevent_media_is_json(ct))
+			ce_set_data(ev, CE_DATA_TEXT, json_string_value(data),
+			    json_string_length(data));
+		else
+			ce_set_data(ev, CE_DATA_JSON, raw, rlen);
+	}
+}
+
+/* Parses one structured event: obj is the tree, text its raw bytes. */
+static struct cloudevent *
+ce_parse_object(json_t *obj, const char *text, size_t len, int index,
+    struct ce_problem *pr)
+{
+	struct cloudevent *ev = xcalloc(1, sizeof *ev);
+	const char *val, *data_raw = NULL;
+	size_t vlen, data_len = 0, i, nseen = 0;
+	struct jsonscan s;
+	struct buf key;
+	char **seen = NULL;
+	int r;
+
+	buf_init(&key, 0);
+	if (!json_is_object(obj) || jsonscan_enter(&s, text, len) != 0) {
+		ce_fault(pr, index, "body", "an event must be a JSON object");
+		goto done;
+	}
+	while ((r = jsonscan_next(&s, &key, &val, &vlen)) == 1) {
+		const char *name = key.data ? key.data : "";
+
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], name) == 0)
+				break;
+		if (i < nseen) {
+			ce_fault(pr, index, name, "member is repeated");
+			continue;
+		}
+		seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+		seen[nseen++] = xstrdup(name);
+		if (strcmp(name, "data") == 0) {
+			data_raw = val;
+			data_len = vlen;
+		} else if (strcmp(name, "data_base64") != 0)
+			ce_member(ev, pr, index, name,
+			    json_object_get(obj, name), val, vlen);
+	}
+	if (r < 0)
+		ce_fault(pr, index, "body", "malformed JSON");
+	ce_check_required(pr, index, ev);
+	if (pr->status == 0)
+		ce_structured_data(ev, pr, index, obj, data_raw, data_len);
+done:
+	for (i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	buf_free(&key);
+	ce_order(ev);
+	return ev;
+}
+
+static void
+ce_list_add(struct ce_list *out, struct cloudevent *ev)
+{
+	out->ev = xrealloc(out->ev, (out->n + 1) * sizeof *out->ev);
+	out->ev[out->n++] = ev;
+}
+
+static void
+ce_parse_json(enum ce_mode mode, const char *body, size_t len,
+    struct ce_list *out, struct ce_problem *pr)
+{
+	json_error_t jerr;
+	struct jsonscan s;
+	const char *val;
+	size_t vlen, i = 0;
+	json_t *root;
+	int r;
+
+	if ((root = ce_json_load(body, len, &jerr)) == NULL) {
+		ce_fault(pr, -1, "body", "not valid JSON: %s (line %d, "
+		    "column %d)", jerr.text, jerr.line, jerr.column);
+		return;
+	}
+	if (mode == CE_MODE_STRUCTURED) {
+		ce_list_add(out, ce_parse_object(root, body, len, -1, pr));
+		goto done;
+	}
+	if (!json_is_array(root) || jsonscan_enter(&s, body, len) != 0) {
+		ce_fault(pr, -1, "body", "a batch must be a JSON array");
+		goto done;
+	}
+	while ((r = jsonscan_next(&s, NULL, &val, &vlen)) == 1) {
+		ce_list_add(out, ce_parse_object(json_array_get(root, i), val,
+		    vlen, (int)i, pr));
+		i++;
+	}
+	if (r < 0)
+		ce_fault(pr, -1, "body", "malformed JSON");
+done:
+	json_decref(root);
+}
+
+int
+cloudevent_parse_http(const char *ct, const struct ce_header *hdrs,
+    size_t nh, const void *body, size_t len, struct ce_list *out,
+    struct ce_problem *pr)
+{
+	enum ce_mode mode = cloudevent_mode(ct);
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	memset(pr, 0, sizeof *pr);
+	if (ct != NULL && strncasecmp(ce_ows(ct), "application/cloudevents",
+	    23) == 0 && mode == CE_MODE_BINARY) {
+		pr->status = 415;
+		pr->title = xstrdup("Unsupported event format");
+		ce_fault(pr, -1, "Content-Type", "only the JSON event format "
+		    "(application/cloudevents+json) and JSON batches are "
+		    "accepted");
+		pr->status = 415;
+		return -1;
+	}
+	if (mode == CE_MODE_BINARY) {
+		for (i = 0; i < nh; i++)
+			if (strcasecmp(hdrs[i].name, "ce-specversion") == 0)
+				break;
+		if (i == nh) {
+			pr->status = 415;
+			pr->title = xstrdup("Unsupported Media Type");
+			ce_fault(pr, -1, "Content-Type", "expected "
+			    "application/cloudevents+json, "
+			    "application/cloudevents-batch+json, or a "
+			    "binary-mode event with ce-specversion");
+			pr->status = 415;
+			return -1;
+		}
+		ce_list_add(out, ce_parse_binary(ct, hdrs, nh, body, len, pr));
+	} else
+		ce_parse_json(mode, body, len, out, pr);
+	if (pr->status == 0)
+		return 0;
+	pr->title = xstrdup("Invalid CloudEvent");
+	ce_list_free(out);
+	return -1;
+}
+
+/* ---- output -------------------------------------------------------- */
+
+void
+cloudevent_write_json(const struct cloudevent *ev, int with_data,
+    struct buf *out)
+{
+	const struct ce_attr *a;
+	char *b64;
+	size_t i;
+
+	buf_addstr(out, "{");
+	for (i = 0; i < ev->nattrs; i++) {
+		a = &ev->attrs[i];
+		if (i > 0)
+			buf_addstr(out, ",");
+		json_quote(out, a->name, strlen(a->name));
+		buf_addstr(out, ":");
+		if (a->type == CE_VALUE_STRING)
+			json_quote(out, a->value, strlen(a->value));
+		else
+			buf_addstr(out, a->value);
+	}
+	if (with_data && ev->kind != CE_DATA_NONE) {
+		switch (ev->kind) {
+		case CE_DATA_JSON:
+			buf_addstr(out, ",\"data\":");
+			if (buf_add(out, ev->data, ev->data_len) != 0)
+				return;
+			break;
+		case CE_DATA_TEXT:
+			buf_addstr(out, ",\"data\":");
+			json_quote(out, (const char *)ev->data, ev->data_len);
+			break;
+		default:
+			b64 = cloudevent_base64_encode(ev->data, ev->data_len);
+			buf_addstr(out, ",\"data_base64\":");
+			buf_addstr(out, "\"");
+			buf_addstr(out, b64);
+			buf_addstr(out, "\"");
+			free(b64);
+			break;
+		}
+	}
+	buf_addstr(out, "}");
+}
+
+struct cloudevent *
+cloudevent_from_stored(const char *attrs_json, enum ce_data_kind kind,
+    const void *data, size_t len)
+{
+	struct cloudevent *ev;
+	const char *name;
+	json_t *root, *v;
+	char num[32];
+
+	root = json_loads(attrs_json, JSON_DECODE_ANY, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return NULL;
+	}
+	ev = xcalloc(1, sizeof *ev);
+	json_object_foreach(root, name, v) {
+		if (json_is_string(v))
+			ce_add(ev, name, CE_VALUE_STRING, json_string_value(v),
+			    json_string_length(v));
+		else if (json_is_integer(v)) {
+			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(v));
+			ce_add(ev, name, CE_VALUE_INTEGER, num, strlen(num));
+		} else if (json_is_boolean(v))
+			ce_add(ev, name, CE_VALUE_BOOLEAN,
+			    json_is_true(v) ? "true" : "false",
+			    json_is_true(v) ? 4 : 5);
+	}
+	json_decref(root);
+	if (kind != CE_DATA_NONE)
+		ce_set_data(ev, kind, data, len);
+	return ev;
+}
+
+/* ---- base64 -------------------------------------------------------- */
+
+static const char ce_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+cloudevent_base64_encode(const void *src, size_t len)
+{
+	const unsigned char *s = src;
+	char *out = xmalloc(4 * ((len + 2) / 3) + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		*o++ = ce_b64[s[i] >> 2];
+		*o++ = ce_b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		*o++ = ce_b64[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		*o++ = ce_b64[s[i + 2] & 63];
+	}
+	if (i < len) {
+		*o++ = ce_b64[s[i] >> 2];
+		if (i + 1 < len) {
+			*o++ = ce_b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			*o++ = ce_b64[(s[i + 1] & 15) << 2];
+		} else {
+			*o++ = ce_b64[(s[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+int
+cloudevent_base64_decode(const char *s, size_t len, unsigned char **outp,
+    size_t *outlen)
+{
+	unsigned char *out;
+	unsigned v = 0;
+	size_t i, o = 0, pad = 0, bits = 0;
+	const char *c;
+
+	if (len % 4 != 0)
+		return -1;
+	out = xmalloc(len / 4 * 3 + 1);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			if (i + 2 < len || (++pad == 2 && s[len - 1] != '='))
+				goto fail;
+			continue;
+		}
+		if (pad > 0 || s[i] == '\0' ||
+		    (c = strchr(ce_b64, s[i])) == NULL)
+			goto fail;
+		v = (v << 6) | (unsigned)(c - ce_b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(v >> bits);
+			v &= (1u << bits) - 1;
+		}
+	}
+	*outp = out;
+	*outlen = o;
+	return 0;
+fail:
+	free(out);
+	return -1;
+}

@@ -1,0 +1,123 @@
+/*
+ * main.c: sluiced's start and stop.  Reads the settings, opens the store
+ * (migrating it), loads the catalog, starts the HTTP server, then waits for
+ * a signal: SIGTERM or SIGINT stop it cleanly (requests in flight finish,
+ * the writer commits what it holds, the database is closed, exit 0).
+ *
+ * Threads: the main thread owns start-up and shutdown and is the only one
+ * that takes signals (they are blocked everywhere else).
+ */
+#include "autoconfig.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "catalog.h"
+#include "config.h"
+#include "fmt.h"
+#include "http_server.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+static int
+main_wait(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("main", "SIGHUP: logs go to stderr, nothing to "
+			    "reopen");
+			continue;
+		}
+		return sig;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct store_options so = { 0 };
+	struct app app = { 0 };
+	enum log_level level = LOGL_INFO;
+	char host[256], *cause = NULL;
+	sigset_t set;
+	int rc, sig;
+
+	rc = config_load(&cfg, argc, argv, environ, stdout, &cause);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "sluiced: %s\n", cause);
+		free(cause);
+		config_free(&cfg);
+		return rc < 0 ? 2 : 0;
+	}
+	if (log_level_parse(cfg.log_level, &level) != 0)
+		level = LOGL_INFO;
+	log_setup(level, cfg.log_json);
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (cfg.node == NULL) {
+		if (gethostname(host, sizeof host) != 0)
+			strcpy(host, "sluice");
+		host[sizeof host - 1] = '\0';
+		app.node = host;
+	} else
+		app.node = cfg.node;
+	app.cfg = &cfg;
+	app.started_at = fmt_now_ms();
+
+	so.path = cfg.db;
+	so.sync_full = strcmp(cfg.synchronous, "full") == 0;
+	so.max_pages = cfg.max_db_pages;
+	if ((app.store = store_open(&so, &cause)) == NULL)
+		goto fail;
+	app.catalog = catalog_new(app.store);
+	if (catalog_reload(app.catalog) != 0) {
+		cause = xstrdup("cannot read the topics");
+		goto fail;
+	}
+	if ((app.http = http_server_start(&app, &cause)) == NULL)
+		goto fail;
+	log_info("main", "sluiced %s listening on http://%s (database %s, "
+	    "schema version %d)", PACKAGE_VERSION,
+	    http_server_address(app.http), cfg.db,
+	    store_schema_version(app.store));
+
+	sig = main_wait();
+	log_info("main", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	http_server_stop(app.http, 10000);
+	store_close(app.store);
+	catalog_free(app.catalog);
+	log_info("main", "stopped");
+	config_free(&cfg);
+	return 0;
+fail:
+	log_error("main", "%s", cause);
+	free(cause);
+	store_close(app.store);
+	catalog_free(app.catalog);
+	config_free(&cfg);
+	return 1;
+}
