@@ -1,0 +1,98 @@
+/*
+ * deliver.h: pushing events to one endpoint over HTTP: builds the REST
+ * (structured, batch, binary) or SOAP 1.1/1.2 request for a subscription,
+ * signs it (Standard Webhooks), runs it on a libcurl multi handle with
+ * connection reuse, and classifies the outcome.  The only user of libcurl.
+ *
+ * Threads: a struct deliver belongs to one worker thread (one connection
+ * pool per worker); deliver_wakeup may be called from any thread.
+ */
+#ifndef SLUICE_DELIVER_H
+#define SLUICE_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cloudevent;
+struct deliver;
+
+/* What a request needs from its subscription (all borrowed). */
+struct deliver_sub {
+	int64_t id;		    /* subscription id, for logs */
+	const char *sink;	    /* http(s) URL */
+	const char *http_method;    /* POST, PUT, PATCH, DELETE, GET */
+	int soap;		    /* 1: SOAP endpoint, 0: REST */
+	int binary;		    /* REST content_mode binary */
+	const char *soap_version;   /* "1.1" or "1.2" (SOAP only) */
+	const char *soap_action;    /* SOAPAction / action= (may be NULL) */
+	int wrap_in_list;	    /* REST structured: always send a batch */
+	const char *const *headers; /* extra headers: name, value, ..., NULL */
+	const char *secret;	    /* Standard Webhooks secret or NULL */
+	int64_t timeout_ms;	    /* whole request, connect included */
+};
+
+/* One event in a request. */
+struct deliver_msg {
+	const char *webhook_id;	     /* stable across retries (the msg id) */
+	const struct cloudevent *ev; /* the event */
+};
+
+enum deliver_outcome {
+	DELIVER_OK,	   /* a 2xx (and, for SOAP, no Fault) */
+	DELIVER_TRANSPORT, /* no complete HTTP response */
+	DELIVER_APP,	   /* a complete non-2xx response, or a SOAP Fault */
+};
+
+struct deliver_result {
+	enum deliver_outcome outcome;
+	int http_status;	 /* 0 when there was no response */
+	char *error;		 /* what went wrong, for a human; NULL if ok */
+	unsigned char *response; /* first bytes of the body (at most 1 KiB) */
+	size_t response_len;
+	int64_t retry_after_ms;	 /* from Retry-After on 429/503, or -1 */
+	int64_t started_at;	 /* ms since the epoch */
+	int64_t duration_ms;
+	char *allowed_origin;	 /* handshake: WebHook-Allowed-Origin or NULL */
+};
+
+struct deliver_options {
+	const char *ca_file;   /* CA bundle, NULL for the system's */
+	int insecure_tls;      /* 1: skip certificate verification */
+	const char *sink_deny; /* comma-separated CIDRs, NULL for none */
+	const char *user_agent; /* e.g. "sluice/0.1.0" */
+	size_t max_response;   /* most response bytes read (rest discarded) */
+};
+
+/* Called from deliver_run on the owning thread; result is borrowed. */
+typedef void (*deliver_done_fn)(void *arg, const struct deliver_result *);
+
+struct deliver *deliver_new(const struct deliver_options *, char **cause);
+void deliver_free(struct deliver *);
+
+/* Starts a request carrying n events (n > 1 only for batches). */
+int deliver_start(struct deliver *, const struct deliver_sub *,
+    const struct deliver_msg *msgs, size_t n, deliver_done_fn, void *arg)
+    __attribute__((warn_unused_result));
+/*
+ * Starts the CloudEvents webhook abuse-protection handshake: OPTIONS with
+ * WebHook-Request-Origin: origin.  The outcome is DELIVER_OK when the
+ * endpoint allowed the origin (allowed_origin set), DELIVER_APP when it
+ * answered without allowing it, DELIVER_TRANSPORT without an answer.
+ */
+int deliver_handshake(struct deliver *, const struct deliver_sub *,
+    const char *origin, deliver_done_fn, void *arg)
+    __attribute__((warn_unused_result));
+/*
+ * Runs transfers until one finishes or timeout_ms passes (or a wakeup),
+ * calling done for each finished one.  Returns the transfers in flight.
+ */
+int deliver_run(struct deliver *, int timeout_ms);
+/* Makes a deliver_run in progress return early (any thread). */
+void deliver_wakeup(struct deliver *);
+int deliver_inflight(struct deliver *);
+
+/* Standard Webhooks signature "v1,<base64>" of id.timestamp.body. */
+char *deliver_sign(const char *secret, const char *id, int64_t timestamp,
+    const void *body, size_t len);
+
+#endif
