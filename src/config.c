@@ -477,6 +477,7 @@ config_load(struct config *cfg, int argc, char **argv, char **envp,
 	const char *file;
 	int i;
 
+	config_defaults(cfg); /* so that config_free is safe on every path */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			config_usage(out);
@@ -487,7 +488,6 @@ config_load(struct config *cfg, int argc, char **argv, char **envp,
 			return 1;
 		}
 	}
-	config_defaults(cfg);
 	if ((file = config_file_arg(argc, argv, envp)) != NULL) {
 		cfg->config_file = xstrdup(file);
 		if (config_read_file(cfg, file, cause) != 0)
