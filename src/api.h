@@ -31,6 +31,10 @@ void api_event_get(struct http_req *);
 void api_healthz(struct http_req *);
 void api_readyz(struct http_req *);
 
+/* api_static.c: the web admin's files under /admin/. */
+void api_static_get(struct http_req *);
+void api_static_redirect(struct http_req *);
+
 /* api_common.c: plumbing the handlers share. */
 struct store_tx;
 /* Reads ?limit= (1..1000, default 100); replies 400 and returns -1 if bad. */

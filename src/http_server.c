@@ -41,7 +41,8 @@ enum http_auth {
 
 struct http_route {
 	const char *method;  /* request method */
-	const char *pattern; /* path; a "*" segment matches any one segment */
+	const char *pattern; /* path; a "*" segment matches any one segment,
+				a final "**" the rest of the path */
 	void (*handler)(struct http_req *);
 	enum http_auth auth;
 };
@@ -60,6 +61,12 @@ static const struct http_route http_routes[] = {
 	{ "GET", "/api/v1/events/*", api_event_get, AUTH_ADMIN },
 	{ "GET", "/healthz", api_healthz, AUTH_NONE },
 	{ "GET", "/readyz", api_readyz, AUTH_NONE },
+	{ "GET", "/admin/**", api_static_get, AUTH_NONE },
+	{ "HEAD", "/admin/**", api_static_get, AUTH_NONE },
+	{ "GET", "/admin", api_static_redirect, AUTH_NONE },
+	{ "HEAD", "/admin", api_static_redirect, AUTH_NONE },
+	{ "GET", "/", api_static_redirect, AUTH_NONE },
+	{ "HEAD", "/", api_static_redirect, AUTH_NONE },
 };
 #define HTTP_NROUTES (sizeof http_routes / sizeof http_routes[0])
 #define HTTP_MAX_PARAMS 4
@@ -108,6 +115,12 @@ http_match(const char *pattern, const char *path, char **params)
 	size_t n;
 
 	while (*pattern != '\0') {
+		if (strcmp(pattern, "**") == 0) {
+			/* a final "**" matches the rest of the path, if any */
+			if (params != NULL && np < HTTP_MAX_PARAMS)
+				params[np] = xstrdup(path);
+			return 1;
+		}
 		if (*pattern == '*') {
 			seg = path;
 			n = strcspn(path, "/");
