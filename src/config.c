@@ -8,6 +8,7 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@ enum config_type {
 	C_BOOL,	  /* true/false, yes/no, on/off, 1/0 */
 	C_SIZE,	  /* bytes, with an optional k, M or G suffix (1024s) */
 	C_MS,	  /* a duration: ms, s, m, h or d suffix; bare is ms */
+	C_ADDR,	  /* ADDR:PORT: an IPv4 or [IPv6] literal and a port */
 };
 
 struct config_setting {
@@ -38,7 +40,7 @@ struct config_setting {
 
 #define O(f) offsetof(struct config, f)
 static const struct config_setting config_table[] = {
-	{ "listen", C_STRING, O(listen), "127.0.0.1:8080", 0, 0, NULL,
+	{ "listen", C_ADDR, O(listen), "127.0.0.1:8080", 0, 0, NULL,
 	    "address and port of the HTTP server (ADDR:PORT, [V6]:PORT)" },
 	{ "db", C_STRING, O(db), "./sluice.db", 0, 0, NULL,
 	    "SQLite database file (created if missing)" },
@@ -144,6 +146,43 @@ config_bool(const char *v, int *out)
 	return -1;
 }
 
+/* Is v ADDR:PORT, [V6]:PORT or :PORT, with a port from 0 to 65535? */
+static int
+config_addr(const char *v)
+{
+	unsigned char sa[16];
+	char host[64], *end;
+	const char *colon;
+	size_t n;
+	long port;
+	int af = AF_INET;
+
+	if (*v == '[') {
+		if ((colon = strstr(v, "]:")) == NULL)
+			return 0;
+		v++;
+		af = AF_INET6;
+		n = (size_t)(colon - v);
+		colon++;
+	} else {
+		if ((colon = strrchr(v, ':')) == NULL)
+			return 0;
+		n = (size_t)(colon - v);
+	}
+	if (n >= sizeof host)
+		return 0;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || errno != 0 || port < 0 ||
+	    port > 65535 || !isdigit((unsigned char)colon[1]))
+		return 0;
+	if (n == 0 && af == AF_INET)
+		return 1; /* ":PORT": every IPv4 address */
+	return inet_pton(af, host, sa) == 1;
+}
+
 static int
 config_choice(const char *choices, const char *v)
 {
@@ -182,6 +221,14 @@ config_set(struct config *cfg, const char *name, const char *v, char **cause)
 	}
 	field = (char *)cfg + s->offset;
 	switch (s->type) {
+	case C_ADDR:
+		if (!config_addr(v)) {
+			*cause = xasprintf("%s: \"%s\" is not ADDR:PORT (an IP "
+			    "address and a port, e.g. 127.0.0.1:8080 or "
+			    "[::1]:8080)", name, v);
+			return -1;
+		}
+		/* FALLTHROUGH */
 	case C_STRING:
 		if (s->choices != NULL && !config_choice(s->choices, v)) {
 			*cause = xasprintf("%s: \"%s\" is not one of %s", name,
@@ -457,7 +504,7 @@ config_usage(FILE *out)
 		snprintf(flag, sizeof flag, "--%s %s", s->name,
 		    s->type == C_BOOL ? "[BOOL]" : s->type == C_SIZE ? "BYTES" :
 		    s->type == C_MS ? "DURATION" : s->type == C_INT ? "N" :
-		    "VALUE");
+		    s->type == C_ADDR ? "ADDR:PORT" : "VALUE");
 		for (p = flag + 2; *p != ' '; p++)
 			if (*p == '_')
 				*p = '-';
@@ -505,7 +552,8 @@ config_free(struct config *cfg)
 	size_t i;
 
 	for (i = 0; i < CONFIG_N; i++)
-		if (config_table[i].type == C_STRING)
+		if (config_table[i].type == C_STRING ||
+		    config_table[i].type == C_ADDR)
 			free(*(char **)((char *)cfg + config_table[i].offset));
 	free(cfg->config_file);
 	memset(cfg, 0, sizeof *cfg);
