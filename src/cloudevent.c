@@ -14,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "cloudevent.h"
 #include "jsonscan.h"
 
@@ -528,19 +526,42 @@ ce_set_data(struct cloudevent *ev, enum ce_data_kind kind, const void *p,
 	ev->data_len = len;
 }
 
-/* Loads JSON; integers too big for jansson are read as reals instead. */
-static json_t *
-ce_json_load(const char *p, size_t len, json_error_t *err)
-{
-	json_t *j = json_loadb(p, len, JSON_DECODE_ANY, err);
+/* ---- binary mode --------------------------------------------------- */
 
-	if (j == NULL && strstr(err->text, "too big") != NULL)
-		j = json_loadb(p, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
-		    err);
-	return j;
+/* Undoes a quoted-string (RFC 7230) if v is exactly one; returns length. */
+static size_t
+ce_unquote_header(const char *v, size_t n, char *q)
+{
+	size_t i, o = 0;
+
+	if (n < 2 || v[0] != '"')
+		goto literal;
+	for (i = 1; i < n; i++) {
+		if (v[i] == '\\' && i + 1 < n)
+			q[o++] = v[++i];
+		else if (v[i] == '"')
+			break;
+		else
+			q[o++] = v[i];
+	}
+	if (i == n - 1)
+		return o;
+literal:
+	memcpy(q, v, n);
+	return n;
 }
 
-/* ---- binary mode --------------------------------------------------- */
+static int
+ce_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 /* Undoes a quoted-string, then percent-decodes once (stray % stays). */
 static char *
@@ -548,25 +569,14 @@ ce_header_decode(const char *v, size_t *lenp)
 {
 	size_t n = strlen(v), i, o = 0;
 	char *q = xmalloc(n + 1), *out = xmalloc(n + 1);
+	int hi, lo;
 
-	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
-		for (i = 1; i + 1 < n; i++) {
-			if (v[i] == '\\' && i + 2 < n)
-				i++;
-			q[o++] = v[i];
-		}
-	} else {
-		memcpy(q, v, n);
-		o = n;
-	}
-	n = o;
-	for (i = 0, o = 0; i < n; i++) {
+	n = ce_unquote_header(v, n, q);
+	for (i = 0; i < n; i++) {
 		if (q[i] == '%' && i + 2 < n &&
-		    isxdigit((unsigned char)q[i + 1]) &&
-		    isxdigit((unsigned char)q[i + 2])) {
-			char hex[3] = { q[i + 1], q[i + 2], '\0' };
-
-			out[o++] = (char)strtol(hex, NULL, 16);
+		    (hi = ce_hexval((unsigned char)q[i + 1])) >= 0 &&
+		    (lo = ce_hexval((unsigned char)q[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else
 			out[o++] = q[i];
@@ -581,34 +591,32 @@ static void
 ce_binary_header(struct cloudevent *ev, struct ce_problem *pr,
     const struct ce_header *h)
 {
-	char name[256], *v;
-	size_t i, len, nlen = strlen(h->name + 3);
+	char *name, *v;
+	size_t i, len;
 
-	if (nlen == 0 || nlen >= sizeof name) {
-		ce_fault(pr, -1, "headers", "header %.64s is not a valid "
-		    "attribute name", h->name);
+	if (h->name[3] == '\0') {
+		ce_fault(pr, -1, "headers", "header %.64s names no attribute",
+		    h->name);
 		return;
 	}
-	for (i = 0; i <= nlen; i++)
-		name[i] = (char)tolower((unsigned char)h->name[3 + i]);
-	if (!cloudevent_valid_name(name) || strcmp(name, "data") == 0) {
+	name = xstrdup(h->name + 3);
+	for (i = 0; name[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	if (!cloudevent_valid_name(name) || strcmp(name, "data") == 0)
 		ce_fault(pr, -1, name, "not a valid attribute name "
 		    "(lower-case letters and digits only, not \"data\")");
-		return;
-	}
-	if (strcmp(name, "datacontenttype") == 0) {
+	else if (strcmp(name, "datacontenttype") == 0)
 		ce_fault(pr, -1, name, "in binary mode the Content-Type "
 		    "header carries datacontenttype: drop ce-datacontenttype");
-		return;
-	}
-	if (cloudevent_attr(ev, name) != NULL) {
+	else if (cloudevent_attr(ev, name) != NULL)
 		ce_fault(pr, -1, name, "header ce-%s is repeated", name);
-		return;
+	else {
+		v = ce_header_decode(h->value, &len);
+		ce_check_value(pr, -1, name, v, len);
+		ce_add(ev, name, CE_VALUE_STRING, v, len);
+		free(v);
 	}
-	v = ce_header_decode(h->value, &len);
-	ce_check_value(pr, -1, name, v, len);
-	ce_add(ev, name, CE_VALUE_STRING, v, len);
-	free(v);
+	free(name);
 }
 
 static struct cloudevent *
@@ -616,9 +624,7 @@ ce_parse_binary(const char *ct, const struct ce_header *hdrs, size_t nh,
     const void *body, size_t len, struct ce_problem *pr)
 {
 	struct cloudevent *ev = xcalloc(1, sizeof *ev);
-	json_error_t jerr;
-	json_t *j;
-	size_t i;
+	size_t i, at;
 
 	for (i = 0; i < nh; i++)
 		if (strncasecmp(hdrs[i].name, "ce-", 3) == 0)
@@ -631,11 +637,11 @@ ce_parse_binary(const char *ct, const struct ce_header *hdrs, size_t nh,
 	if (len == 0 || pr->status != 0)
 		goto done;
 	if (ct != NULL && cloudevent_media_is_json(ct)) {
-		if ((j = ce_json_load(body, len, &jerr)) == NULL)
+		if (jsonscan_validate(body, len, &at) != 0)
 			ce_fault(pr, -1, "data", "Content-Type is JSON but the "
-			    "body is not: %s", jerr.text);
-		json_decref(j);
-		ce_set_data(ev, CE_DATA_JSON, body, len);
+			    "body is not JSON (at byte %zu)", at);
+		else
+			ce_set_data(ev, CE_DATA_JSON, body, len);
 	} else if (ct != NULL && ce_media_is_text(ct) &&
 	    memchr(body, '\0', len) == NULL &&
 	    cloudevent_valid_utf8(body, len))
@@ -670,120 +676,158 @@ ce_int_literal(const char *p, size_t len)
 	return v >= -2147483648LL && v <= 2147483647LL;
 }
 
+/* Decodes a JSON string literal (checked text) into a fresh buffer. */
+static void
+ce_unquote(const char *raw, size_t len, struct buf *out)
+{
+	buf_init(out, 0);
+	if (jsonscan_unquote(raw, len, out) != 0 || out->data == NULL)
+		buf_addstr(out, "");
+}
+
 static void
 ce_member(struct cloudevent *ev, struct ce_problem *pr, int index,
-    const char *name, json_t *v, const char *raw, size_t rlen)
+    const char *name, const char *raw, size_t rlen)
 {
-	int k;
+	struct buf s;
 
 	if (!cloudevent_valid_name(name)) {
 		ce_fault(pr, index, name[0] ? name : "\"\"", "not a valid "
 		    "attribute name (lower-case letters and digits only)");
 		return;
 	}
-	if (json_is_null(v))
+	if (raw[0] == 'n')
 		return;
-	k = ce_known_index(name);
-	if (json_is_string(v)) {
-		ce_check_value(pr, index, name, json_string_value(v),
-		    json_string_length(v));
-		ce_add(ev, name, CE_VALUE_STRING, json_string_value(v),
-		    json_string_length(v));
-	} else if (k >= 0)
+	if (raw[0] == '"') {
+		ce_unquote(raw, rlen, &s);
+		ce_check_value(pr, index, name, s.data, s.len);
+		ce_add(ev, name, CE_VALUE_STRING, s.data, s.len);
+		buf_free(&s);
+	} else if (ce_known_index(name) >= 0)
 		ce_fault(pr, index, name, "must be a JSON string");
-	else if (json_is_boolean(v))
+	else if (raw[0] == 't' || raw[0] == 'f')
 		ce_add(ev, name, CE_VALUE_BOOLEAN, raw, rlen);
-	else if (json_is_number(v) && ce_int_literal(raw, rlen))
-		ce_add(ev, name, CE_VALUE_INTEGER, raw, rlen);
-	else if (json_is_number(v))
-		ce_fault(pr, index, name, "an Integer attribute must be a "
-		    "whole number from -2147483648 to 2147483647");
-	else
+	else if (raw[0] == '-' || isdigit((unsigned char)raw[0])) {
+		if (ce_int_literal(raw, rlen))
+			ce_add(ev, name, CE_VALUE_INTEGER, raw, rlen);
+		else
+			ce_fault(pr, index, name, "an Integer attribute must "
+			    "be a whole number from -2147483648 to "
+			    "2147483647");
+	} else
 		ce_fault(pr, index, name, "must be a string, integer or "
 		    "boolean");
 }
 
+/* The raw spans of the data and data_base64 members (NULL: absent). */
+struct ce_raw_data {
+	const char *data, *b64;
+	size_t dlen, blen;
+};
+
 static void
 ce_structured_data(struct cloudevent *ev, struct ce_problem *pr,
-    int index, json_t *obj, const char *raw, size_t rlen)
+    int index, const struct ce_raw_data *rd)
 {
-	json_t *data = json_object_get(obj, "data");
-	json_t *b64 = json_object_get(obj, "data_base64");
 	const char *ct = cloudevent_get(ev, "datacontenttype");
+	const char *data = rd->data, *b64 = rd->b64;
 	unsigned char *bytes;
+	struct buf s;
 	size_t n;
 
-	if (json_is_null(data))
+	if (data != NULL && data[0] == 'n')
 		data = NULL;
-	if (json_is_null(b64))
+	if (b64 != NULL && b64[0] == 'n')
 		b64 = NULL;
 	if (data != NULL && b64 != NULL) {
 		ce_fault(pr, index, "data_base64",
 		    "data and data_base64 are mutually exclusive");
-		return;
-	}
-	if (b64 != NULL) {
-		if (!json_is_string(b64) ||
-		    cloudevent_base64_decode(json_string_value(b64),
-			json_string_length(b64), &bytes, &n) != 0) {
+	} else if (b64 != NULL) {
+		ce_unquote(b64, rd->blen, &s);
+		if (b64[0] != '"' ||
+		    cloudevent_base64_decode(s.data, s.len, &bytes, &n) != 0)
 			ce_fault(pr, index, "data_base64",
 			    "must be a base64 string (RFC 4648)");
-			return;
+		else {
+			ce_set_data(ev, CE_DATA_BINARY, bytes, n);
+			free(bytes);
 		}
-		ce_set_data(ev, CE_DATA_BINARY, bytes, n);
-		free(bytes);
-	} else if (data != NULL) {
-		if (json_is_string(data) && ct != NULL &&
-		    !cloudevent_media_is_json(ct))
-			ce_set_data(ev, CE_DATA_TEXT, json_string_value(data),
-			    json_string_length(data));
-		else
-			ce_set_data(ev, CE_DATA_JSON, raw, rlen);
-	}
+		buf_free(&s);
+	} else if (data != NULL && data[0] == '"' && ct != NULL &&
+	    !cloudevent_media_is_json(ct)) {
+		ce_unquote(data, rd->dlen, &s);
+		ce_set_data(ev, CE_DATA_TEXT, s.data, s.len);
+		buf_free(&s);
+	} else if (data != NULL)
+		ce_set_data(ev, CE_DATA_JSON, data, rd->dlen);
 }
 
-/* Parses one structured event: obj is the tree, text its raw bytes. */
+static int
+ce_strcmp_p(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names each member that occurs more than once; sorts names. */
+static void
+ce_check_repeats(struct ce_problem *pr, int index, char **names, size_t n)
+{
+	size_t i;
+
+	if (n < 2)
+		return;
+	qsort(names, n, sizeof *names, ce_strcmp_p);
+	for (i = 1; i < n; i++)
+		if (strcmp(names[i - 1], names[i]) == 0 &&
+		    (i + 1 == n || strcmp(names[i], names[i + 1]) != 0))
+			ce_fault(pr, index, names[i], "member is repeated");
+}
+
+/* Parses one structured event from its raw (checked) JSON text. */
 static struct cloudevent *
-ce_parse_object(json_t *obj, const char *text, size_t len, int index,
+ce_parse_object(const char *text, size_t len, int index,
     struct ce_problem *pr)
 {
 	struct cloudevent *ev = xcalloc(1, sizeof *ev);
-	const char *val, *data_raw = NULL;
-	size_t vlen, data_len = 0, i, nseen = 0;
+	struct ce_raw_data rd = { NULL, NULL, 0, 0 };
+	size_t vlen, i, nseen = 0, before = pr->nfaults;
 	struct jsonscan s;
+	const char *val, *name;
 	struct buf key;
 	char **seen = NULL;
 	int r;
 
 	buf_init(&key, 0);
-	if (!json_is_object(obj) || jsonscan_enter(&s, text, len) != 0) {
+	if (jsonscan_enter(&s, text, len) != 0 || !s.object) {
 		ce_fault(pr, index, "body", "an event must be a JSON object");
 		goto done;
 	}
 	while ((r = jsonscan_next(&s, &key, &val, &vlen)) == 1) {
-		const char *name = key.data ? key.data : "";
-
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], name) == 0)
-				break;
-		if (i < nseen) {
-			ce_fault(pr, index, name, "member is repeated");
+		name = key.data != NULL ? key.data : "";
+		if (strlen(name) != key.len) {
+			ce_fault(pr, index, "body", "a member name contains "
+			    "a NUL character");
 			continue;
 		}
-		seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+		if ((nseen & (nseen - 1)) == 0)
+			seen = xrealloc(seen, (nseen ? 2 * nseen : 1) *
+			    sizeof *seen);
 		seen[nseen++] = xstrdup(name);
 		if (strcmp(name, "data") == 0) {
-			data_raw = val;
-			data_len = vlen;
-		} else if (strcmp(name, "data_base64") != 0)
-			ce_member(ev, pr, index, name,
-			    json_object_get(obj, name), val, vlen);
+			rd.data = val;
+			rd.dlen = vlen;
+		} else if (strcmp(name, "data_base64") == 0) {
+			rd.b64 = val;
+			rd.blen = vlen;
+		} else
+			ce_member(ev, pr, index, name, val, vlen);
 	}
 	if (r < 0)
 		ce_fault(pr, index, "body", "malformed JSON");
+	ce_check_repeats(pr, index, seen, nseen);
 	ce_check_required(pr, index, ev);
-	if (pr->status == 0)
-		ce_structured_data(ev, pr, index, obj, data_raw, data_len);
+	if (pr->nfaults == before)
+		ce_structured_data(ev, pr, index, &rd);
 done:
 	for (i = 0; i < nseen; i++)
 		free(seen[i]);
@@ -796,7 +840,9 @@ done:
 static void
 ce_list_add(struct ce_list *out, struct cloudevent *ev)
 {
-	out->ev = xrealloc(out->ev, (out->n + 1) * sizeof *out->ev);
+	if ((out->n & (out->n - 1)) == 0)
+		out->ev = xrealloc(out->ev, (out->n ? 2 * out->n : 1) *
+		    sizeof *out->ev);
 	out->ev[out->n++] = ev;
 }
 
@@ -804,35 +850,27 @@ static void
 ce_parse_json(enum ce_mode mode, const char *body, size_t len,
     struct ce_list *out, struct ce_problem *pr)
 {
-	json_error_t jerr;
 	struct jsonscan s;
 	const char *val;
-	size_t vlen, i = 0;
-	json_t *root;
-	int r;
+	size_t vlen, at;
+	int r, i = 0;
 
-	if ((root = ce_json_load(body, len, &jerr)) == NULL) {
-		ce_fault(pr, -1, "body", "not valid JSON: %s (line %d, "
-		    "column %d)", jerr.text, jerr.line, jerr.column);
+	if (jsonscan_validate(body, len, &at) != 0) {
+		ce_fault(pr, -1, "body", "not valid JSON (at byte %zu)", at);
 		return;
 	}
 	if (mode == CE_MODE_STRUCTURED) {
-		ce_list_add(out, ce_parse_object(root, body, len, -1, pr));
-		goto done;
+		ce_list_add(out, ce_parse_object(body, len, -1, pr));
+		return;
 	}
-	if (!json_is_array(root) || jsonscan_enter(&s, body, len) != 0) {
+	if (jsonscan_enter(&s, body, len) != 0 || s.object) {
 		ce_fault(pr, -1, "body", "a batch must be a JSON array");
-		goto done;
+		return;
 	}
-	while ((r = jsonscan_next(&s, NULL, &val, &vlen)) == 1) {
-		ce_list_add(out, ce_parse_object(json_array_get(root, i), val,
-		    vlen, (int)i, pr));
-		i++;
-	}
+	while ((r = jsonscan_next(&s, NULL, &val, &vlen)) == 1)
+		ce_list_add(out, ce_parse_object(val, vlen, i++, pr));
 	if (r < 0)
 		ce_fault(pr, -1, "body", "malformed JSON");
-done:
-	json_decref(root);
 }
 
 int
@@ -929,31 +967,36 @@ struct cloudevent *
 cloudevent_from_stored(const char *attrs_json, enum ce_data_kind kind,
     const void *data, size_t len)
 {
+	size_t n = strlen(attrs_json), vlen;
 	struct cloudevent *ev;
-	const char *name;
-	json_t *root, *v;
-	char num[32];
+	struct jsonscan s;
+	struct buf key, str;
+	const char *val;
+	int r;
 
-	root = json_loads(attrs_json, JSON_DECODE_ANY, NULL);
-	if (!json_is_object(root)) {
-		json_decref(root);
+	if (jsonscan_validate(attrs_json, n, NULL) != 0 ||
+	    jsonscan_enter(&s, attrs_json, n) != 0 || !s.object)
+		return NULL;
+	ev = xcalloc(1, sizeof *ev);
+	buf_init(&key, 0);
+	while ((r = jsonscan_next(&s, &key, &val, &vlen)) == 1) {
+		if (key.data == NULL || strcmp(key.data, "data") == 0 ||
+		    strcmp(key.data, "data_base64") == 0)
+			continue;
+		if (val[0] == '"') {
+			ce_unquote(val, vlen, &str);
+			ce_add(ev, key.data, CE_VALUE_STRING, str.data, str.len);
+			buf_free(&str);
+		} else if (val[0] == 't' || val[0] == 'f')
+			ce_add(ev, key.data, CE_VALUE_BOOLEAN, val, vlen);
+		else if (val[0] == '-' || isdigit((unsigned char)val[0]))
+			ce_add(ev, key.data, CE_VALUE_INTEGER, val, vlen);
+	}
+	buf_free(&key);
+	if (r < 0) {
+		cloudevent_free(ev);
 		return NULL;
 	}
-	ev = xcalloc(1, sizeof *ev);
-	json_object_foreach(root, name, v) {
-		if (json_is_string(v))
-			ce_add(ev, name, CE_VALUE_STRING, json_string_value(v),
-			    json_string_length(v));
-		else if (json_is_integer(v)) {
-			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			ce_add(ev, name, CE_VALUE_INTEGER, num, strlen(num));
-		} else if (json_is_boolean(v))
-			ce_add(ev, name, CE_VALUE_BOOLEAN,
-			    json_is_true(v) ? "true" : "false",
-			    json_is_true(v) ? 4 : 5);
-	}
-	json_decref(root);
 	if (kind != CE_DATA_NONE)
 		ce_set_data(ev, kind, data, len);
 	return ev;

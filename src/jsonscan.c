@@ -1,7 +1,8 @@
 /*
- * jsonscan.c: raw spans of JSON members and elements.  jansson validates and
- * builds trees but forgets how numbers and whitespace were written; this
- * walks the same text to recover each value's exact bytes.
+ * jsonscan.c: strict checking of JSON text and the raw spans of its members
+ * and elements.  A tree (jansson) forgets how numbers were written, refuses
+ * numbers a double cannot hold and takes a NUL byte for the end of input;
+ * this checks the grammar itself and recovers each value's exact bytes.
  *
  * Pure: no I/O, no globals.  Thread-safe.
  */
@@ -122,6 +123,7 @@ jsonscan_string(const char *p, const char *end, struct buf *out)
 static const char *
 jsonscan_value(const char *p, const char *end)
 {
+	const char *s;
 	int depth = 0;
 
 	do {
@@ -149,12 +151,226 @@ jsonscan_value(const char *p, const char *end)
 			p++;
 			break;
 		default:
-			while (p < end && strchr(" \t\r\n,:]}", *p) == NULL)
+			s = p;
+			while (p < end && *p != '\0' &&
+			    strchr(" \t\r\n,:]}", *p) == NULL)
 				p++;
+			if (p == s)
+				return NULL;
 			break;
 		}
 	} while (depth > 0);
 	return depth == 0 ? p : NULL;
+}
+
+/* ---- strict checking (RFC 8259) ------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t
+jsonscan_utf8_len(const char *p, const char *end)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned c = u[0], min;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (u[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* An escape after a backslash at p; returns the byte after it. */
+static const char *
+jsonscan_check_escape(const char *p, const char *end)
+{
+	unsigned hi, lo;
+
+	if (p >= end)
+		return NULL;
+	if (strchr("\"\\/bfnrt", *p) != NULL && *p != '\0')
+		return p + 1;
+	if (*p != 'u' || jsonscan_hex(p + 1, end, &hi) != 0)
+		return NULL;
+	p += 5;
+	if (hi >= 0xdc00 && hi < 0xe000)
+		return NULL;
+	if (hi < 0xd800 || hi >= 0xdc00)
+		return p;
+	/* A high surrogate must be followed by a low one. */
+	if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+	    jsonscan_hex(p + 2, end, &lo) != 0 || lo < 0xdc00 || lo >= 0xe000)
+		return NULL;
+	return p + 6;
+}
+
+static const char *
+jsonscan_check_string(const char *p, const char *end)
+{
+	size_t n;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	for (p++; p < end;) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c == '\\')
+			p = jsonscan_check_escape(p + 1, end);
+		else if (c < 0x80)
+			p++;
+		else if ((n = jsonscan_utf8_len(p, end)) == 0)
+			return NULL;
+		else
+			p += n;
+		if (p == NULL)
+			return NULL;
+	}
+	return NULL;
+}
+
+static const char *
+jsonscan_digits(const char *p, const char *end)
+{
+	if (p >= end || *p < '0' || *p > '9')
+		return NULL;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+static const char *
+jsonscan_check_number(const char *p, const char *end)
+{
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if ((p = jsonscan_digits(p, end)) == NULL)
+		return NULL;
+	if (p < end && *p == '.' && (p = jsonscan_digits(p + 1, end)) == NULL)
+		return NULL;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		p = jsonscan_digits(p, end);
+	}
+	return p;
+}
+
+static const char *
+jsonscan_check_scalar(const char *p, const char *end)
+{
+	static const char *const lit[] = { "true", "false", "null" };
+	size_t i, n;
+
+	if (*p == '"')
+		return jsonscan_check_string(p, end);
+	for (i = 0; i < sizeof lit / sizeof lit[0]; i++) {
+		n = strlen(lit[i]);
+		if (*p == lit[i][0])
+			return (size_t)(end - p) >= n && memcmp(p, lit[i], n) == 0 ?
+			    p + n : NULL;
+	}
+	return jsonscan_check_number(p, end);
+}
+
+/* A member's name and colon; returns the byte after the colon. */
+static const char *
+jsonscan_check_key(const char *p, const char *end)
+{
+	p = jsonscan_check_string(jsonscan_ws(p, end), end);
+	if (p == NULL)
+		return NULL;
+	p = jsonscan_ws(p, end);
+	return p < end && *p == ':' ? p + 1 : NULL;
+}
+
+int
+jsonscan_validate(const char *text, size_t len, size_t *errpos)
+{
+	char stack[JSONSCAN_MAX_DEPTH];
+	const char *p = text, *end = text + len, *q;
+	int depth = 0;
+
+	for (;;) {
+		/* A value is expected at p. */
+		if ((p = jsonscan_ws(p, end)) >= end)
+			goto fail;
+		if (*p == '{' || *p == '[') {
+			if (depth == JSONSCAN_MAX_DEPTH)
+				goto fail;
+			stack[depth++] = *p == '{' ? '}' : ']';
+			p = jsonscan_ws(p + 1, end);
+			if (p < end && *p == stack[depth - 1]) {
+				depth--;
+				q = p + 1;
+			} else if (stack[depth - 1] == ']')
+				continue;
+			else if ((q = jsonscan_check_key(p, end)) == NULL)
+				goto fail;
+			else {
+				p = q;
+				continue;
+			}
+		} else if ((q = jsonscan_check_scalar(p, end)) == NULL)
+			goto fail;
+		/* After a value: close containers, or find the next one. */
+		for (p = jsonscan_ws(q, end); depth > 0;
+		    p = jsonscan_ws(p + 1, end)) {
+			if (p >= end || (*p != ',' && *p != stack[depth - 1]))
+				goto fail;
+			if (*p == ',')
+				break;
+			depth--;
+		}
+		if (depth == 0) {
+			if (p == end)
+				return 0;
+			goto fail;
+		}
+		p++;
+		if (stack[depth - 1] == '}' &&
+		    (p = jsonscan_check_key(q = p, end)) == NULL) {
+			p = q;
+			goto fail;
+		}
+	}
+fail:
+	if (errpos != NULL)
+		*errpos = p != NULL && p <= end ? (size_t)(p - text) : len;
+	return -1;
+}
+
+int
+jsonscan_unquote(const char *raw, size_t len, struct buf *out)
+{
+	const char *end = raw + len;
+
+	return jsonscan_string(raw, end, out) == end ? 0 : -1;
 }
 
 int

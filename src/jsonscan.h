@@ -1,6 +1,6 @@
 /*
- * jsonscan.h: raw JSON text: finds the byte spans of members and elements
- * in text that has already been validated (by jansson), so that a value can
+ * jsonscan.h: raw JSON text: checks it strictly, finds the byte spans of
+ * members and elements in text that has been checked, so that a value can
  * be kept exactly as the producer wrote it, and quotes strings.
  *
  * Pure: no I/O, no globals.  Thread-safe.
@@ -18,6 +18,17 @@ struct jsonscan {
 	int object;	 /* 1 inside an object, 0 inside an array */
 };
 
+/* Deepest nesting of arrays and objects jsonscan_validate accepts. */
+#define JSONSCAN_MAX_DEPTH 512
+
+/*
+ * Checks that text is exactly one JSON value (RFC 8259: strict grammar,
+ * UTF-8, escapes, surrogate pairs), whatever the size of its numbers.
+ * Returns 0, or -1 with the offset of the first bad byte in *errpos.
+ */
+int jsonscan_validate(const char *text, size_t len, size_t *errpos)
+    __attribute__((warn_unused_result));
+
 /* Positions the scanner inside the object or array that text holds. */
 int jsonscan_enter(struct jsonscan *, const char *text, size_t len)
     __attribute__((warn_unused_result));
@@ -28,6 +39,10 @@ int jsonscan_enter(struct jsonscan *, const char *text, size_t len)
  */
 int jsonscan_next(struct jsonscan *, struct buf *key, const char **val,
     size_t *vlen) __attribute__((warn_unused_result));
+
+/* Appends the text of the string literal raw (validated) to out. */
+int jsonscan_unquote(const char *raw, size_t len, struct buf *out)
+    __attribute__((warn_unused_result));
 
 /* Appends s as a JSON string literal, quotes included. */
 void json_quote(struct buf *, const char *s, size_t len);
