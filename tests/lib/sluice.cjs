@@ -196,8 +196,8 @@ class Sluice {
 	}
 
 	async spawn(listen) {
-		const args = ['--listen', listen || '127.0.0.1:0', '--db', this.db,
-		    ...this.args];
+		const args = this.options.bare ? [...this.args] :
+		    ['--listen', listen || '127.0.0.1:0', '--db', this.db, ...this.args];
 		const p = spawn(SLUICED, args, {
 			cwd: this.dir, env: childEnv(this.env),
 			stdio: ['ignore', 'pipe', 'pipe'],
@@ -410,6 +410,8 @@ class Sluice {
  *            holding sluice.db, removed at cleanup)
  *   token    admin token to send with api() (also pass --admin-token)
  *   listen   ADDR:PORT instead of 127.0.0.1:0
+ *   bare     pass no --listen and --db: args, env or a config file say
+ *            where to listen and which database (tests of the settings)
  *   stopOnCleanup  false: t.after only kills (for tests that expect a
  *            non-zero exit themselves); default true
  */

@@ -1,0 +1,290 @@
+'use strict';
+/*
+ * api.test.cjs: the admin REST API against the real sluiced: topics (list,
+ * create, read, update, delete, with their errors), the events list with
+ * its filters and cursor paging, and the admin token.
+ */
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { start, assertProblem } = require('../lib/sluice.cjs');
+
+let s;
+
+test.before(async () => {
+	s = await start();
+});
+
+test.after(async () => {
+	if (s)
+		await s.cleanup();
+});
+
+test('GET /api/v1/topics lists the built-in topic default on a fresh database', async () => {
+	const r = await s.api('GET', '/api/v1/topics');
+	assert.equal(r.status, 200, r.text);
+	assert.match(r.headers['content-type'], /^application\/json/);
+	assert.ok(Array.isArray(r.json.items));
+	assert.equal(r.json.next_cursor, null);
+	const def = r.json.items.find((t) => t.name === 'default');
+	assert.ok(def, r.text);
+	assert.equal(def.ingest_path, '/events');
+});
+
+test('POST /api/v1/topics: 201 with Location, then GET one shows it', async () => {
+	const r = await s.api('POST', '/api/v1/topics',
+	    { name: 'orders.v1', description: 'orders' });
+	assert.equal(r.status, 201, r.text);
+	assert.equal(r.headers.location, '/api/v1/topics/orders.v1');
+	assert.equal(r.json.name, 'orders.v1');
+	assert.equal(r.json.description, 'orders');
+	assert.equal(r.json.ingest_path, '/topics/orders.v1/events');
+	assert.equal(r.json.publish_token_set, false);
+	const g = await s.api('GET', r.headers.location);
+	assert.equal(g.status, 200);
+	assert.deepEqual(g.json, r.json);
+	const l = await s.api('GET', '/api/v1/topics');
+	assert.ok(l.json.items.some((t) => t.name === 'orders.v1'));
+});
+
+test('POST /api/v1/topics: 409 for a name that exists', async () => {
+	await s.createTopic('twice');
+	const r = await s.api('POST', '/api/v1/topics', { name: 'twice' });
+	assertProblem(r, 409);
+	assert.match(r.json.detail, /twice/);
+	const d = await s.api('POST', '/api/v1/topics', { name: 'default' });
+	assertProblem(d, 409);
+});
+
+test('POST /api/v1/topics: 400 naming the field for bad names, types and unknown fields', async () => {
+	const cases = [
+		[{ name: 'has space' }, 'name'],
+		[{ name: '' }, 'name'],
+		[{ name: '-leading' }, 'name'],
+		[{ name: 'x'.repeat(129) }, 'name'],
+		[{ name: 'a/b' }, 'name'],
+		[{ name: 7 }, 'name'],
+		[{}, 'name'],
+		[{ name: 'ok', colour: 'red' }, 'colour'],
+		[{ name: 'ok', description: 5 }, 'description'],
+		[{ name: 'ok', publish_token: 'short' }, 'publish_token'],
+	];
+	for (const [body, field] of cases) {
+		const r = await s.api('POST', '/api/v1/topics', body);
+		assertProblem(r, 400, field);
+	}
+	for (const body of ['not json', '[1,2]', '{"name":"a","name":"b"}']) {
+		const r = await s.api('POST', '/api/v1/topics', body,
+		    { headers: { 'content-type': 'application/json' } });
+		assertProblem(r, 400);
+	}
+	const l = await s.api('GET', '/api/v1/topics');
+	assert.ok(!l.json.items.some((t) => t.name === 'ok'),
+	    'no topic made by a refused request');
+});
+
+test('GET /api/v1/topics/{name}: 404 for an unknown topic', async () => {
+	assertProblem(await s.api('GET', '/api/v1/topics/nope'), 404);
+});
+
+test('PATCH /api/v1/topics/{name}: changes the description, 400 and 404 as expected', async () => {
+	await s.createTopic('patchme', { description: 'before' });
+	const r = await s.api('PATCH', '/api/v1/topics/patchme',
+	    { description: 'after' });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.description, 'after');
+	assert.equal(r.json.name, 'patchme');
+	const g = await s.api('GET', '/api/v1/topics/patchme');
+	assert.equal(g.json.description, 'after');
+	/* a publish token set and cleared */
+	let p = await s.api('PATCH', '/api/v1/topics/patchme',
+	    { publish_token: 'a-long-enough-token-123' });
+	assert.equal(p.status, 200, p.text);
+	assert.equal(p.json.publish_token_set, true);
+	assert.equal(p.json.description, 'after', 'untouched fields stay');
+	const pub = await s.publishStructured({ id: '1', source: '/s', type: 't' },
+	    { topic: 'patchme' });
+	assert.equal(pub.status, 401);
+	p = await s.api('PATCH', '/api/v1/topics/patchme', { publish_token: null });
+	assert.equal(p.json.publish_token_set, false);
+	assertProblem(await s.api('PATCH', '/api/v1/topics/patchme',
+	    { name: 'renamed' }), 400, 'name');
+	assertProblem(await s.api('PATCH', '/api/v1/topics/patchme',
+	    { description: [] }), 400, 'description');
+	assertProblem(await s.api('PATCH', '/api/v1/topics/nope',
+	    { description: 'x' }), 404);
+});
+
+test('DELETE /api/v1/topics/{name}: 204, then 404; default cannot be deleted', async () => {
+	await s.createTopic('gone');
+	const pub = await s.publishStructured({ id: '1', source: '/s', type: 't' },
+	    { topic: 'gone' });
+	assert.equal(pub.status, 202);
+	const d = await s.api('DELETE', '/api/v1/topics/gone');
+	assert.equal(d.status, 204, d.text);
+	assert.equal(d.text, '');
+	assertProblem(await s.api('GET', '/api/v1/topics/gone'), 404);
+	assertProblem(await s.api('DELETE', '/api/v1/topics/gone'), 404);
+	assertProblem(await s.publishStructured({ id: '2', source: '/s',
+		type: 't' }, { topic: 'gone' }), 404);
+	const def = await s.api('DELETE', '/api/v1/topics/default');
+	assert.ok(def.status === 409 || def.status === 403, def.text);
+	assertProblem(def, def.status);
+	assert.equal((await s.api('GET', '/api/v1/topics/default')).status, 200);
+	const sys = await s.api('DELETE', '/api/v1/topics/$sys');
+	assert.ok(sys.status >= 400 && sys.status < 500, sys.text);
+	/* a deleted name can be made again */
+	await s.createTopic('gone');
+});
+
+test('405 with Allow for methods a topics route does not take', async () => {
+	const r = await s.api('PUT', '/api/v1/topics', {});
+	assertProblem(r, 405);
+	assert.match(r.headers.allow, /GET/);
+	assert.match(r.headers.allow, /POST/);
+	const one = await s.api('POST', '/api/v1/topics/default', {});
+	assertProblem(one, 405);
+	assert.match(one.headers.allow, /PATCH/);
+});
+
+test('topics list pages with limit and cursor', async () => {
+	for (let i = 0; i < 5; i++)
+		await s.createTopic(`page-${i}`);
+	const all = (await s.api('GET', '/api/v1/topics?limit=1000')).json.items
+	    .map((t) => t.name);
+	const seen = [];
+	let cursor = null;
+	for (let n = 0; n < 100; n++) {
+		const q = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` :
+		    '?limit=2';
+		const r = await s.api('GET', `/api/v1/topics${q}`);
+		assert.equal(r.status, 200, r.text);
+		assert.ok(r.json.items.length <= 2);
+		seen.push(...r.json.items.map((t) => t.name));
+		cursor = r.json.next_cursor;
+		if (cursor === null)
+			break;
+	}
+	assert.deepEqual(seen, all);
+	assert.equal(new Set(seen).size, seen.length);
+});
+
+test('events list filters by topic, type and source', async () => {
+	await s.createTopic('filt');
+	const plan = [
+		['default', 'com.a', '/src/1'], ['default', 'com.b', '/src/1'],
+		['filt', 'com.a', '/src/2'], ['filt', 'com.a', '/src/1'],
+		['filt', 'com.b', '/src/2'], ['default', 'com.a', '/src/2'],
+	];
+	const sent = [];
+	for (const [i, [topic, type, source]] of plan.entries()) {
+		const id = `filter-${i}`;
+		const r = await s.publishStructured({ id, type, source,
+			data: { i } }, { topic });
+		assert.equal(r.status, 202, r.text);
+		sent.push({ msg: r.json.accepted[0].msg, topic, type, source, id });
+	}
+	const expect = (f) => sent.filter(f).map((e) => e.msg);
+	const got = async (q) => (await s.allEvents(q))
+	    .filter((it) => it.event.id.startsWith('filter-')).map((it) => it.msg);
+	assert.deepEqual(await got({ topic: 'filt' }),
+	    expect((e) => e.topic === 'filt'));
+	assert.deepEqual(await got({ type: 'com.a' }),
+	    expect((e) => e.type === 'com.a'));
+	assert.deepEqual(await got({ source: '/src/2' }),
+	    expect((e) => e.source === '/src/2'));
+	assert.deepEqual(await got({ topic: 'filt', type: 'com.a' }),
+	    expect((e) => e.topic === 'filt' && e.type === 'com.a'));
+	assert.deepEqual(await got({ topic: 'default', type: 'com.a',
+		source: '/src/2' }), expect((e) => e.topic === 'default' &&
+	    e.type === 'com.a' && e.source === '/src/2'));
+	assert.deepEqual(await got({ type: 'com.none' }), []);
+	const items = await s.allEvents({ topic: 'filt', source: '/src/1' });
+	assert.equal(items.length, 1);
+	assert.equal(items[0].topic, 'filt');
+	assert.deepEqual(items[0].event.data, { i: 3 });
+	assertProblem(await s.api('GET', '/api/v1/events?topic=nope'), 404);
+});
+
+test('events list: 250 events paged by 100 with no gaps and no repeats', async () => {
+	await s.createTopic('paging');
+	const batch = [];
+	for (let i = 0; i < 250; i++)
+		batch.push({ id: `p-${i}`, source: '/paging', type: 'page',
+			data: { i } });
+	const sentMsgs = [];
+	for (let o = 0; o < 250; o += 50) {
+		const r = await s.publishBatch(batch.slice(o, o + 50),
+		    { topic: 'paging' });
+		assert.equal(r.status, 202, r.text);
+		sentMsgs.push(...r.json.accepted.map((a) => a.msg));
+	}
+	const pages = [];
+	let cursor = null;
+	do {
+		const q = `/api/v1/events?topic=paging&limit=100` +
+		    (cursor ? `&cursor=${encodeURIComponent(cursor)}` : '');
+		const r = await s.api('GET', q);
+		assert.equal(r.status, 200, r.text);
+		pages.push(r.json.items);
+		cursor = r.json.next_cursor;
+		assert.ok(pages.length <= 4, 'paging ends');
+	} while (cursor !== null);
+	assert.deepEqual(pages.map((p) => p.length), [100, 100, 50]);
+	const msgs = pages.flat().map((it) => it.msg);
+	assert.equal(new Set(msgs).size, 250, 'no repeats');
+	assert.deepEqual(msgs, sentMsgs, 'every event, in the order accepted');
+	assert.deepEqual(pages.flat().map((it) => it.event.data.i),
+	    [...Array(250).keys()]);
+	/* a page boundary on exactly the last event */
+	const r = await s.api('GET', '/api/v1/events?topic=paging&limit=50&cursor=' +
+	    encodeURIComponent(msgs[199]));
+	assert.equal(r.json.items.length, 50);
+	const last = await s.api('GET', '/api/v1/events?topic=paging&limit=50&cursor=' +
+	    encodeURIComponent(msgs[249]));
+	assert.deepEqual(last.json, { items: [], next_cursor: null });
+});
+
+test('events list: 400 naming limit or cursor when they are bad', async () => {
+	for (const l of ['0', '1001', 'ten', '-1', ''])
+		assertProblem(await s.api('GET', `/api/v1/events?limit=${l}`), 400,
+		    'limit');
+	assertProblem(await s.api('GET', '/api/v1/events?cursor=not*a*cursor'),
+	    400, 'cursor');
+});
+
+test('GET /api/v1/events/{msg}: 404 for a message that does not exist', async () => {
+	assertProblem(await s.api('GET', '/api/v1/events/nonsense'), 404);
+	const r = await s.publishStructured({ id: 'x-404', source: '/s', type: 't' });
+	const msg = r.json.accepted[0].msg;
+	assert.equal((await s.api('GET', `/api/v1/events/${msg}`)).status, 200);
+	const other = msg.slice(0, -1) + (msg.endsWith('1') ? '2' : '1');
+	assertProblem(await s.api('GET', `/api/v1/events/${other}`), 404);
+});
+
+test('404 problem+json for a path that does not exist', async () => {
+	assertProblem(await s.api('GET', '/api/v1/nothing-here'), 404);
+});
+
+test('the shared server stops cleanly (exit 0)', async () => {
+	assert.equal((await s.stop()).code, 0);
+});
+
+test('--admin-token: /api/v1 needs the bearer token (401 without, 403 wrong)', async (t) => {
+	const token = 'admin-secret-token-42';
+	const a = await start({ t, args: ['--admin-token', token] });
+	let r = await a.api('GET', '/api/v1/topics');
+	assertProblem(r, 401);
+	assert.match(r.headers['www-authenticate'] || '', /Bearer/);
+	r = await a.api('GET', '/api/v1/topics', null, { token: 'wrong' });
+	assertProblem(r, 403);
+	r = await a.api('GET', '/api/v1/topics', null, { token });
+	assert.equal(r.status, 200);
+	r = await a.api('POST', '/api/v1/topics', { name: 'nope' });
+	assertProblem(r, 401);
+	r = await a.api('GET', '/api/v1/topics/nope', null, { token });
+	assert.equal(r.status, 404, 'the unauthenticated create did nothing');
+	/* ingest stays open */
+	r = await a.publishStructured({ id: '1', source: '/s', type: 't' });
+	assert.equal(r.status, 202);
+	await a.stop();
+});

@@ -1,0 +1,349 @@
+'use strict';
+/*
+ * daemon.test.cjs: sluiced as a process: its command line (--help,
+ * --version, one-line errors with exit 2), where settings come from (file <
+ * SLUICE_* environment < flags), clean stops on SIGTERM and SIGINT, crash
+ * safety (every 202 survives a SIGKILL), migrations on restart, refusing a
+ * database from a newer version, and many concurrent producers.
+ */
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { start, run, tempDir, assertProblem } = require('../lib/sluice.cjs');
+
+function lines(text) {
+	return text.split('\n').filter((l) => l !== '');
+}
+
+test('--help prints the usage with every setting and exits 0', async () => {
+	const r = await run(['--help']);
+	assert.equal(r.code, 0, r.stderr);
+	assert.match(r.stdout, /^usage: sluiced/);
+	for (const flag of ['--config', '--listen', '--db', '--admin-token',
+		'--workers', '--max-body', '--web-root', '--log-level'])
+		assert.ok(r.stdout.includes(flag), `--help mentions ${flag}`);
+	assert.equal(r.stderr, '');
+});
+
+test('--version prints the version and exits 0', async () => {
+	const r = await run(['--version']);
+	assert.equal(r.code, 0, r.stderr);
+	assert.match(r.stdout, /^sluiced \d+\.\d+/);
+	assert.equal(lines(r.stdout).length, 1);
+});
+
+test('an unknown flag or a bad value is one line on stderr and exit 2', async () => {
+	const dir = tempDir();
+	try {
+		const cases = [
+			[['--no-such-flag'], /no-such-flag/],
+			[['stray'], /stray/],
+			[['--db'], /db/],
+			[['--max-body', 'lots'], /max_body|max-body/],
+			[['--max-body', '1'], /max_body|max-body/],
+			[['--workers', '-3'], /workers/],
+			[['--log-level', 'loud'], /log_level|log-level/],
+			[['--listen', 'nonsense'], /listen/],
+			[['--listen', '127.0.0.1:99999'], /listen/],
+			[['--idle-timeout', 'forever'], /idle_timeout|idle-timeout/],
+		];
+		for (const [args, re] of cases) {
+			const r = await run([...args, '--db', path.join(dir, 'x.db')],
+			    { cwd: dir });
+			assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+			assert.equal(lines(r.stderr).length, 1,
+			    `${args.join(' ')}: one line: ${r.stderr}`);
+			assert.match(r.stderr, re);
+			assert.equal(r.stdout, '');
+		}
+		const env = await run([], { cwd: dir, env: { SLUICE_MAX_BODY: 'x',
+			SLUICE_DB: path.join(dir, 'x.db') } });
+		assert.equal(env.code, 2);
+		assert.match(env.stderr, /SLUICE_MAX_BODY/);
+		fs.writeFileSync(path.join(dir, 'bad.conf'), '# c\nmax_body = zz\n');
+		const file = await run(['--config', 'bad.conf'], { cwd: dir });
+		assert.equal(file.code, 2);
+		assert.match(file.stderr, /bad\.conf:2/);
+		const missing = await run(['--config', 'missing.conf'], { cwd: dir });
+		assert.equal(missing.code, 2);
+		assert.equal(lines(missing.stderr).length, 1);
+		assert.ok(!fs.existsSync(path.join(dir, 'x.db')),
+		    'a refused command line touches no database');
+	} finally {
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+test('settings: config file < SLUICE_* environment < flags', async (t) => {
+	const dir = tempDir(t);
+	fs.writeFileSync(path.join(dir, 'sluice.conf'), [
+		'# settings for the precedence test',
+		'listen = 127.0.0.1:0',
+		'db = file.db',
+		'max_body = 2k',
+		'allowed_origins = file.example.com',
+	].join('\n') + '\n');
+	const body = (n) => JSON.stringify({ specversion: '1.0', id: `n${n}`,
+		source: '/p', type: 't', data: 'x'.repeat(n - 80) }).padEnd(n, ' ');
+
+	/* file + env + flag */
+	const a = await start({ t, dir, bare: true, args: ['--config',
+		'sluice.conf', '--max-body', '4k'], env: { SLUICE_DB: 'env.db',
+		SLUICE_MAX_BODY: '3k' } });
+	assert.match(a.logs(), /database env\.db/, 'SLUICE_DB wins over the file');
+	assert.ok(fs.existsSync(path.join(dir, 'env.db')));
+	assert.ok(!fs.existsSync(path.join(dir, 'file.db')));
+	let r = await a.publishStructured(body(3500));
+	assert.equal(r.status, 202, `--max-body 4k wins over SLUICE_MAX_BODY 3k: ${r.text}`);
+	r = await a.publishStructured(body(4097));
+	assert.equal(r.status, 413);
+	r = await a.api('OPTIONS', '/events', null,
+	    { headers: { 'WebHook-Request-Origin': 'file.example.com' } });
+	assert.equal(r.headers['webhook-allowed-origin'], 'file.example.com',
+	    'the file sets what nothing overrides');
+	r = await a.api('OPTIONS', '/events', null,
+	    { headers: { 'WebHook-Request-Origin': 'other.example.com' } });
+	assert.equal(r.status, 403);
+	await a.stop();
+
+	/* file + env (via SLUICE_CONFIG) */
+	const b = await start({ t, dir, bare: true, env: {
+		SLUICE_CONFIG: 'sluice.conf', SLUICE_MAX_BODY: '3k' } });
+	assert.match(b.logs(), /database file\.db/, 'the file names the db');
+	r = await b.publishStructured(body(3000));
+	assert.equal(r.status, 202, r.text);
+	r = await b.publishStructured(body(3500));
+	assert.equal(r.status, 413, 'SLUICE_MAX_BODY 3k wins over the file');
+	await b.stop();
+
+	/* the file alone, and a flag over it */
+	const c = await start({ t, dir, bare: true, args: ['--config',
+		'sluice.conf', '--db', 'flag.db'] });
+	assert.match(c.logs(), /database flag\.db/);
+	r = await c.publishStructured(body(2100));
+	assert.equal(r.status, 413, 'max_body 2k from the file');
+	await c.stop();
+});
+
+test('SIGTERM stops cleanly: exit 0, database closed, a restart sees every event', async (t) => {
+	const s = await start({ t });
+	const ev = { id: 'before-stop', source: '/s', type: 't', data: { k: 1 } };
+	const r = await s.publishStructured(ev);
+	assert.equal(r.status, 202);
+	const ex = await s.stop();
+	assert.equal(ex.code, 0);
+	assert.equal(ex.signal, null);
+	assert.match(s.logs(), /SIGTERM/);
+	assert.ok(!fs.existsSync(s.db + '-wal') ||
+	    fs.statSync(s.db + '-wal').size === 0, 'the WAL was checkpointed');
+	await s.restart();
+	const item = await s.event(r.json.accepted[0].msg);
+	assert.deepEqual(item.event, Object.assign({ specversion: '1.0' }, ev));
+	await s.stop();
+});
+
+test('SIGINT stops cleanly too', async (t) => {
+	const s = await start({ t });
+	s.proc.kill('SIGINT');
+	const ex = await s.waitExit(30000);
+	assert.equal(ex.code, 0, s.logs());
+	assert.match(s.logs(), /SIGINT/);
+});
+
+test('SIGTERM while producers are sending: requests in flight finish, exit 0', async (t) => {
+	const s = await start({ t });
+	await s.createTopic('inflight');
+	const sends = [];
+	for (let i = 0; i < 64; i++)
+		sends.push(s.publishStructured({ id: `f${i}`, source: '/f',
+			type: 't', data: { i } }, { topic: 'inflight' })
+		    .then((r) => r, () => null));
+	await new Promise((res) => setTimeout(res, 5));
+	const stopped = s.stop();
+	const results = await Promise.all(sends);
+	await stopped;
+	const ok = results.filter((r) => r && r.status === 202);
+	await s.restart();
+	const stored = await s.allEvents({ topic: 'inflight' });
+	const msgs = new Set(stored.map((i) => i.msg));
+	for (const r of ok)
+		assert.ok(msgs.has(r.json.accepted[0].msg),
+		    `202 for ${r.json.accepted[0].id} but not stored`);
+	assert.equal(new Set(stored.map((i) => i.event.id)).size, stored.length);
+	await s.stop();
+});
+
+test('every event that got a 202 is present after a SIGKILL and a restart', async (t) => {
+	const s = await start({ t });
+	await s.createTopic('crash');
+	const total = 600, accepted = [];
+	let next = 0, killed = false;
+	const worker = async () => {
+		while (next < total && !killed) {
+			const i = next++;
+			const body = i % 3 === 0 ?
+			    s.publishBinary({ id: `k${i}`, source: '/crash', type: 't' },
+				Buffer.from([i & 0xff, 0, 0xff]), { topic: 'crash' }) :
+			    s.publishStructured({ id: `k${i}`, source: '/crash',
+				type: 't', data: { i } }, { topic: 'crash' });
+			try {
+				const r = await body;
+				if (r.status === 202)
+					accepted.push({ i, msg: r.json.accepted[0].msg });
+			} catch (e) {
+				/* the connection died with the server */
+			}
+		}
+	};
+	const workers = [];
+	for (let w = 0; w < 24; w++)
+		workers.push(worker());
+	while (accepted.length < 200)
+		await new Promise((res) => setTimeout(res, 2));
+	killed = true;
+	await s.kill();
+	assert.equal(s.exit.signal, 'SIGKILL');
+	await Promise.all(workers);
+	assert.ok(accepted.length >= 200);
+	await s.restart();
+	const stored = await s.allEvents({ topic: 'crash' });
+	const byMsg = new Map(stored.map((it) => [it.msg, it]));
+	for (const a of accepted) {
+		const it = byMsg.get(a.msg);
+		assert.ok(it, `event k${a.i} got a 202 (msg ${a.msg}) but is gone`);
+		assert.equal(it.event.id, `k${a.i}`);
+		if (a.i % 3 === 0)
+			assert.equal(it.event.data_base64,
+			    Buffer.from([a.i & 0xff, 0, 0xff]).toString('base64'));
+		else
+			assert.deepEqual(it.event.data, { i: a.i });
+	}
+	assert.equal(new Set(stored.map((it) => it.event.id)).size, stored.length,
+	    'nothing stored twice');
+	/* and the restarted server takes new events */
+	const r = await s.publishStructured({ id: 'after-crash', source: '/crash',
+		type: 't' }, { topic: 'crash' });
+	assert.equal(r.status, 202);
+	await s.stop();
+});
+
+test('starting twice on the same database is a no-op for the schema', async (t) => {
+	const s = await start({ t });
+	const first = s.logs();
+	assert.match(first, /applied migration 001_init\.sql/);
+	const v1 = /schema version (\d+)/.exec(first);
+	assert.ok(v1, first);
+	await s.createTopic('kept');
+	await s.stop();
+	const before = s.lines.length;
+	await s.restart();
+	const second = s.lines.slice(before).join('\n');
+	assert.doesNotMatch(second, /applied migration/);
+	assert.equal(/schema version (\d+)/.exec(second)[1], v1[1]);
+	assert.equal((await s.api('GET', '/api/v1/topics/kept')).status, 200);
+	const topics = (await s.api('GET', '/api/v1/topics')).json.items;
+	assert.equal(topics.filter((x) => x.name === 'default').length, 1);
+	await s.stop();
+});
+
+/* Sets PRAGMA user_version of a closed database. */
+function setUserVersion(db, v) {
+	try {
+		execFileSync('sqlite3', [db, `PRAGMA user_version = ${v};`],
+		    { stdio: 'pipe' });
+		return;
+	} catch (e) {
+		if (e.code !== 'ENOENT')
+			throw e;
+	}
+	/* no sqlite3 shell: patch the header (offset 60, big-endian) */
+	assert.ok(!fs.existsSync(db + '-wal') || fs.statSync(db + '-wal').size === 0);
+	const fd = fs.openSync(db, 'r+');
+	const b = Buffer.alloc(4);
+	b.writeUInt32BE(v);
+	fs.writeSync(fd, b, 0, 4, 60);
+	fs.closeSync(fd);
+}
+
+test('a database from a newer sluiced is refused with a clear message', async (t) => {
+	const s = await start({ t });
+	await s.publishStructured({ id: '1', source: '/s', type: 't' });
+	await s.stop();
+	setUserVersion(s.db, 999);
+	const before = fs.readFileSync(s.db);
+	const r = await run(['--listen', '127.0.0.1:0', '--db', s.db]);
+	assert.notEqual(r.code, 0, r.stderr);
+	assert.equal(r.signal, null);
+	assert.match(r.stderr, /999/);
+	assert.match(r.stderr, /newer/i);
+	assert.doesNotMatch(r.stderr, /listening/);
+	assert.ok(fs.readFileSync(s.db).equals(before), 'the database is untouched');
+});
+
+test('16 concurrent producers x 500 events: all read back intact, none lost, none doubled', async (t) => {
+	const s = await start({ t });
+	await s.createTopic('load');
+	const clients = 16, per = 500;
+	const accepted = new Map();
+	const client = async (c) => {
+		for (let i = 0; i < per; i++) {
+			const id = `c${c}-${i}`;
+			const r = i % 4 === 3 ?
+			    await s.publishBinary({ id, source: `/client/${c}`,
+				type: 'load' }, `text ${c} ${i}`,
+			    { topic: 'load', contentType: 'text/plain' }) :
+			    await s.publishStructured({ id, source: `/client/${c}`,
+				type: 'load', seq: i, data: { c, i, pad: 'p'.repeat(i % 50) } },
+			    { topic: 'load' });
+			assert.equal(r.status, 202, r.text);
+			assert.equal(r.json.accepted.length, 1, r.text);
+			accepted.set(id, r.json.accepted[0].msg);
+		}
+	};
+	await Promise.all([...Array(clients).keys()].map(client));
+	assert.equal(accepted.size, clients * per);
+	assert.equal(new Set(accepted.values()).size, clients * per,
+	    'every 202 names its own msg');
+	const stored = await s.allEvents({ topic: 'load' });
+	assert.equal(stored.length, clients * per);
+	const seen = new Set();
+	for (const it of stored) {
+		const e = it.event;
+		assert.ok(!seen.has(e.id), `${e.id} stored twice`);
+		seen.add(e.id);
+		assert.equal(accepted.get(e.id), it.msg);
+		const [c, i] = e.id.slice(1).split('-').map(Number);
+		assert.equal(e.source, `/client/${c}`);
+		if (i % 4 === 3)
+			assert.equal(e.data, `text ${c} ${i}`);
+		else {
+			assert.equal(e.seq, i);
+			assert.deepEqual(e.data, { c, i, pad: 'p'.repeat(i % 50) });
+		}
+	}
+	/* each producer's events are listed in the order it sent them */
+	for (let c = 0; c < clients; c++) {
+		const mine = stored.filter((it) => it.event.source === `/client/${c}`)
+		    .map((it) => Number(it.event.id.split('-')[1]));
+		assert.deepEqual(mine, [...Array(per).keys()]);
+	}
+	await s.stop();
+});
+
+test('a producer sending the same events again after a restart gets duplicates, not copies', async (t) => {
+	const s = await start({ t });
+	const evs = [0, 1, 2].map((i) => ({ id: `r${i}`, source: '/again',
+		type: 't' }));
+	const first = await s.publishBatch(evs);
+	assert.equal(first.status, 202);
+	await s.restart();
+	const again = await s.publishBatch(evs);
+	assert.equal(again.status, 202);
+	assert.deepEqual(again.json.accepted, []);
+	assert.deepEqual(again.json.duplicates, first.json.accepted);
+	assert.equal((await s.allEvents({ source: '/again' })).length, 3);
+	assertProblem(await s.api('GET', '/api/v1/events?limit=0'), 400, 'limit');
+	await s.stop();
+});
