@@ -7,9 +7,13 @@
 #ifndef SLUICE_API_H
 #define SLUICE_API_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
+struct app;
 struct http_req;
+struct route_hits;
 
 /* api_ingest.c */
 void api_ingest_default(struct http_req *);
@@ -27,6 +31,29 @@ void api_topic_delete(struct http_req *);
 void api_events_list(struct http_req *);
 void api_event_get(struct http_req *);
 
+/* api_subscriptions.c */
+struct sub;
+json_t *api_sub_json(struct app *, const struct sub *);
+int api_sub_id(struct http_req *, int64_t *id);
+void api_subs_list(struct http_req *);
+void api_subs_create(struct http_req *);
+void api_sub_get(struct http_req *);
+void api_sub_update(struct http_req *);
+void api_sub_delete(struct http_req *);
+
+/* api_messages.c */
+void api_messages_list(struct http_req *);
+void api_message_get(struct http_req *);
+void api_sub_pause(struct http_req *);
+void api_sub_resume(struct http_req *);
+void api_sub_retry(struct http_req *);
+void api_sub_purge(struct http_req *);
+
+/* api_sysevents.c */
+void api_sysevents_list(struct http_req *);
+void api_eventtypes_list(struct http_req *);
+void api_stats(struct http_req *);
+
 /* api_misc.c */
 void api_healthz(struct http_req *);
 void api_readyz(struct http_req *);
@@ -37,15 +64,31 @@ void api_static_redirect(struct http_req *);
 
 /* api_common.c: plumbing the handlers share. */
 struct store_tx;
+
+/* What an admin write job sees on the writer thread. */
+struct api_tx {
+	struct store_tx *tx;
+	struct app *app;
+	const char *actor;	 /* for system events */
+	struct route_hits *hits; /* subscriptions to wake after the commit */
+};
+
 /* Reads ?limit= (1..1000, default 100); replies 400 and returns -1 if bad. */
 int api_limit(struct http_req *, int *limit);
 /*
  * Runs apply as an exclusive write job with the connection suspended; after
- * the commit reloads the catalog (when the job changed it) and calls reply
- * with the store's result.  arg belongs to the caller until reply.
+ * the commit reloads the catalog (when the job changed it), wakes the
+ * subscriptions that got messages, and calls reply with the store's result.
+ * arg belongs to the caller until reply.
  */
-void api_write(struct http_req *, int (*apply)(struct store_tx *, void *),
+void api_write(struct http_req *, int (*apply)(struct api_tx *, void *),
     void (*reply)(struct http_req *, void *, int), void *arg, int reload);
+/* Records a system event in the job's transaction. */
+int api_sysevent(struct api_tx *, const char *entity, const char *operation,
+    const char *entity_id, json_t *metadata)
+    __attribute__((warn_unused_result));
+/* Wakes the dispatcher for each subscription in hits (any thread). */
+void api_wake(struct app *, const struct route_hits *);
 /* Checks that obj has only members named in fields (NULL-ended). */
 int api_known_fields(struct http_req *, json_t *obj,
     const char *const *fields);

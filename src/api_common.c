@@ -13,9 +13,12 @@
 #include "api.h"
 #include "app.h"
 #include "catalog.h"
+#include "dispatcher.h"
 #include "http_server.h"
 #include "log.h"
+#include "route.h"
 #include "store.h"
+#include "sysevent.h"
 #include "xmalloc.h"
 
 int
@@ -61,18 +64,24 @@ api_known_fields(struct http_req *req, json_t *obj,
 struct api_write_job {
 	struct http_req *req;
 	struct app *app;
-	int (*apply)(struct store_tx *, void *);
+	const char *actor;
+	int (*apply)(struct api_tx *, void *);
 	void (*reply)(struct http_req *, void *, int);
 	void *arg;
 	int reload;
+	struct route_hits hits;
 };
 
 static int
 api_write_apply(struct store_tx *tx, void *arg)
 {
 	struct api_write_job *w = arg;
+	struct api_tx t = { tx, w->app, w->actor, &w->hits };
+	int rc = w->apply(&t, w->arg);
 
-	return w->apply(tx, w->arg);
+	if (rc != 0)
+		route_hits_clear(&w->hits);
+	return rc;
 }
 
 static void
@@ -83,18 +92,47 @@ api_write_done(void *arg, int rc)
 	if (rc == STORE_OK && w->reload &&
 	    catalog_reload(w->app->catalog) != 0)
 		log_error("api", "catalog: reload failed after a change");
+	if (rc == STORE_OK) {
+		if (w->reload)
+			dispatcher_reload(w->app->dispatcher);
+		api_wake(w->app, &w->hits);
+	}
+	route_hits_clear(&w->hits);
 	w->reply(w->req, w->arg, rc);
 	free(w);
 }
 
+int
+api_sysevent(struct api_tx *t, const char *entity, const char *operation,
+    const char *entity_id, json_t *metadata)
+{
+	struct sysevent se = { entity, operation, entity_id, t->actor,
+		metadata };
+	struct catalog_view *v = catalog_acquire(t->app->catalog);
+	int rc = sysevent_record(t->tx, v, t->app->node, &se, t->hits);
+
+	catalog_release(t->app->catalog, v);
+	return rc;
+}
+
 void
-api_write(struct http_req *req, int (*apply)(struct store_tx *, void *),
+api_wake(struct app *app, const struct route_hits *hits)
+{
+	size_t i;
+
+	for (i = 0; i < hits->n; i++)
+		dispatcher_wake(app->dispatcher, hits->ids[i]);
+}
+
+void
+api_write(struct http_req *req, int (*apply)(struct api_tx *, void *),
     void (*reply)(struct http_req *, void *, int), void *arg, int reload)
 {
 	struct api_write_job *w = xcalloc(1, sizeof *w);
 
 	w->req = req;
 	w->app = http_req_app(req);
+	w->actor = http_req_actor(req);
 	w->apply = apply;
 	w->reply = reply;
 	w->arg = arg;

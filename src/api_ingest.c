@@ -26,6 +26,7 @@
 #include "http_server.h"
 #include "jsonscan.h"
 #include "log.h"
+#include "route.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -39,6 +40,7 @@ struct ingest {
 	int64_t *msg;	/* each event's message id (or the one it repeats) */
 	int *dup;	/* 1 where the event is a duplicate */
 	int failure;	/* STORE_NOTFOUND or STORE_FAILED from apply */
+	struct route_hits hits; /* subscriptions that got messages */
 };
 
 static void
@@ -51,23 +53,20 @@ ingest_free(struct ingest *in)
 	free(in->attrs);
 	free(in->msg);
 	free(in->dup);
+	route_hits_clear(&in->hits);
 	ce_list_free(&in->events);
 	free(in);
 }
 
-/* Writer thread: stores every event, or none. */
 static int
-ingest_apply(struct store_tx *tx, void *arg)
+ingest_store(struct store_tx *tx, struct ingest *in,
+    const struct catalog_view *v)
 {
-	struct ingest *in = arg;
-	struct catalog_view *v = catalog_acquire(in->app->catalog);
-	int found = catalog_topic_by_id(v, in->topic_id) != NULL;
 	struct event_in e;
 	size_t i;
 	int rc;
 
-	catalog_release(in->app->catalog, v);
-	if (!found) {
+	if (catalog_topic_by_id(v, in->topic_id) == NULL) {
 		in->failure = STORE_NOTFOUND;
 		return -1;
 	}
@@ -82,9 +81,17 @@ ingest_apply(struct store_tx *tx, void *arg)
 		e.data = ev->data;
 		e.data_len = ev->data_len;
 		rc = store_tx_event_insert(tx, in->topic_id, &e, &in->msg[i]);
-		if (rc == STORE_CONFLICT)
+		if (rc == STORE_CONFLICT) {
 			in->dup[i] = 1;
-		else if (rc != STORE_OK) {
+			continue;
+		}
+		if (rc == STORE_OK) {
+			store_tx_eventtype_touch(tx, in->topic_id, e.type,
+			    e.source, in->msg[i]);
+			rc = route_event(tx, v, in->topic_id, ev, in->msg[i],
+			    &in->hits);
+		}
+		if (rc != STORE_OK) {
 			in->failure = STORE_FAILED;
 			return -1;
 		}
@@ -92,6 +99,19 @@ ingest_apply(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+/* Writer thread: stores and routes every event, or none. */
+static int
+ingest_apply(struct store_tx *tx, void *arg)
+{
+	struct ingest *in = arg;
+	struct catalog_view *v = catalog_acquire(in->app->catalog);
+	int rc = ingest_store(tx, in, v);
+
+	catalog_release(in->app->catalog, v);
+	if (rc != STORE_OK)
+		route_hits_clear(&in->hits);
+	return rc;
+}
 static void
 ingest_list(struct buf *b, struct ingest *in, int dup)
 {
@@ -126,6 +146,7 @@ ingest_done(void *arg, int rc)
 	struct buf b;
 
 	if (rc == STORE_OK) {
+		api_wake(in->app, &in->hits);
 		buf_init(&b, 0);
 		buf_addstr(&b, "{\"accepted\":");
 		ingest_list(&b, in, 0);

@@ -21,7 +21,7 @@ api_healthz(struct http_req *req)
 }
 
 static int
-readyz_apply(struct store_tx *tx, void *arg)
+readyz_apply(struct api_tx *t, void *arg)
 {
 	return STORE_OK;
 }

@@ -141,12 +141,14 @@ topic_fields(struct http_req *req, json_t *body, struct topic_write *w)
 }
 
 static int
-topic_create_apply(struct store_tx *tx, void *arg)
+topic_create_apply(struct api_tx *t, void *arg)
 {
 	struct topic_write *w = arg;
 
-	w->rc = store_tx_topic_insert(tx, w->name, w->description, w->token,
+	w->rc = store_tx_topic_insert(t->tx, w->name, w->description, w->token,
 	    &w->id);
+	if (w->rc == STORE_OK)
+		w->rc = api_sysevent(t, "topic", "create", w->name, NULL);
 	return w->rc;
 }
 
@@ -241,11 +243,13 @@ api_topic_get(struct http_req *req)
 }
 
 static int
-topic_update_apply(struct store_tx *tx, void *arg)
+topic_update_apply(struct api_tx *t, void *arg)
 {
 	struct topic_write *w = arg;
 
-	w->rc = store_tx_topic_update(tx, w->id, w->description, w->token);
+	w->rc = store_tx_topic_update(t->tx, w->id, w->description, w->token);
+	if (w->rc == STORE_OK)
+		w->rc = api_sysevent(t, "topic", "update", w->name, NULL);
 	return w->rc;
 }
 
@@ -296,16 +300,22 @@ done:
 }
 
 static int
-topic_delete_apply(struct store_tx *tx, void *arg)
+topic_delete_apply(struct api_tx *t, void *arg)
 {
 	struct topic_write *w = arg;
 	int64_t subs = 0;
+	json_t *meta;
 
-	w->rc = store_tx_topic_subscriptions(tx, w->id, &subs);
+	w->rc = store_tx_topic_subscriptions(t->tx, w->id, &subs);
 	if (w->rc == STORE_OK && subs > 0 && !w->force)
 		w->rc = STORE_CONFLICT;
 	if (w->rc == STORE_OK)
-		w->rc = store_tx_topic_delete(tx, w->id);
+		w->rc = store_tx_topic_delete(t->tx, w->id);
+	if (w->rc == STORE_OK) {
+		meta = json_pack("{sI}", "subscriptions_deleted", (json_int_t)subs);
+		w->rc = api_sysevent(t, "topic", "delete", w->name, meta);
+		json_decref(meta);
+	}
 	return w->rc;
 }
 

@@ -12,13 +12,14 @@ struct config;
 struct store;
 struct catalog;
 struct http_server;
-struct metrics;
+struct dispatcher;
 
 struct app {
 	const struct config *cfg;     /* settings, immutable */
 	struct store *store;	      /* the database */
 	struct catalog *catalog;      /* topics (and subscriptions) in memory */
 	struct http_server *http;     /* the HTTP server */
+	struct dispatcher *dispatcher; /* the delivery workers */
 	const char *node;	      /* node name for system events */
 	int api_open;		      /* 1: /api/v1 may be served */
 	int64_t started_at;	      /* ms since the epoch */

@@ -1,7 +1,8 @@
 /*
- * catalog.c: the in-memory view of topics.  Reloaded whole after each
- * committed change (changes are rare; lookups are per request), swapped
- * under a mutex, freed by reference count.
+ * catalog.c: the in-memory view of topics and subscriptions (with their
+ * filters compiled).  Reloaded whole after each committed change (changes
+ * are rare; lookups are per event), swapped under a mutex, freed by
+ * reference count.
  *
  * Thread-safe.
  */
@@ -14,6 +15,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "store.h"
+#include "subscription.h"
 #include "xmalloc.h"
 
 struct catalog {
@@ -21,6 +23,17 @@ struct catalog {
 	pthread_mutex_t lock; /* guards current and every view's refs */
 	struct catalog_view *current;
 };
+
+static int
+catalog_sub_cmp(const void *a, const void *b)
+{
+	const struct sub *x = *(struct sub *const *)a;
+	const struct sub *y = *(struct sub *const *)b;
+
+	if (x->topic_id != y->topic_id)
+		return x->topic_id < y->topic_id ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
 
 static void
 catalog_view_free(struct catalog_view *v)
@@ -34,6 +47,9 @@ catalog_view_free(struct catalog_view *v)
 		free(v->topics[i].publish_token);
 	}
 	free(v->topics);
+	for (i = 0; i < v->nsubs; i++)
+		sub_free(v->subs[i]);
+	free(v->subs);
 	free(v);
 }
 
@@ -57,6 +73,45 @@ catalog_free(struct catalog *c)
 	catalog_view_free(c->current);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+/* Loads every subscription; one that does not parse is logged, skipped. */
+static int
+catalog_load_subs(struct catalog *c, struct catalog_view *v)
+{
+	struct sub_row *rows;
+	struct sub *s;
+	char *cause;
+	size_t n, i;
+
+	if (store_subs_all(c->store, &rows, &n) != STORE_OK)
+		return -1;
+	v->subs = xcalloc(n + 1, sizeof *v->subs);
+	for (i = 0; i < n; i++) {
+		if ((s = sub_load(rows[i].spec, &cause)) == NULL) {
+			log_error("catalog", "subscription %lld: %s",
+			    (long long)rows[i].id, cause);
+			free(cause);
+			continue;
+		}
+		s->id = rows[i].id;
+		s->topic_id = rows[i].topic_id;
+		free(s->topic);
+		free(s->name);
+		free(s->secret);
+		s->topic = rows[i].topic;
+		s->name = rows[i].name;
+		s->secret = rows[i].secret;
+		rows[i].topic = rows[i].name = rows[i].secret = NULL;
+		if (sub_state_parse(rows[i].state, &s->state) != 0)
+			s->state = SUB_DISABLED;
+		s->created_at = rows[i].created_at;
+		s->updated_at = rows[i].updated_at;
+		v->subs[v->nsubs++] = s;
+	}
+	sub_rows_free(rows, n);
+	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
+	return 0;
 }
 
 int
@@ -91,6 +146,10 @@ catalog_reload(struct catalog *c)
 			break;
 	}
 	free(after);
+	if (catalog_load_subs(c, v) != 0) {
+		catalog_view_free(v);
+		return -1;
+	}
 	v->refs = 1;
 	pthread_mutex_lock(&c->lock);
 	old = c->current;
@@ -155,5 +214,35 @@ catalog_topic_by_id(const struct catalog_view *v, int64_t id)
 	for (i = 0; i < v->ntopics; i++)
 		if (v->topics[i].id == id)
 			return &v->topics[i];
+	return NULL;
+}
+
+struct sub *const *
+catalog_topic_subs(const struct catalog_view *v, int64_t topic_id, size_t *n)
+{
+	size_t lo = 0, hi = v->nsubs, mid, end;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (v->subs[mid]->topic_id < topic_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < v->nsubs && v->subs[end]->topic_id == topic_id;
+	    end++)
+		;
+	*n = end - lo;
+	return v->subs + lo;
+}
+
+const struct sub *
+catalog_sub(const struct catalog_view *v, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nsubs; i++)
+		if (v->subs[i]->id == id)
+			return v->subs[i];
 	return NULL;
 }

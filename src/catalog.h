@@ -14,6 +14,7 @@
 
 struct store;
 struct catalog;
+struct sub;
 
 struct catalog_topic {
 	int64_t id;
@@ -24,6 +25,8 @@ struct catalog_topic {
 struct catalog_view {
 	struct catalog_topic *topics; /* sorted by name */
 	size_t ntopics;
+	struct sub **subs;	      /* sorted by topic id, then id */
+	size_t nsubs;
 	int refs; /* readers holding it, plus one while it is current */
 };
 
@@ -37,5 +40,9 @@ const struct catalog_topic *catalog_topic(const struct catalog_view *,
     const char *name);
 const struct catalog_topic *catalog_topic_by_id(const struct catalog_view *,
     int64_t id);
+/* The subscriptions of a topic: *n of them from the returned one. */
+struct sub *const *catalog_topic_subs(const struct catalog_view *,
+    int64_t topic_id, size_t *n);
+const struct sub *catalog_sub(const struct catalog_view *, int64_t id);
 
 #endif

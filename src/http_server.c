@@ -59,6 +59,22 @@ static const struct http_route http_routes[] = {
 	{ "DELETE", "/api/v1/topics/*", api_topic_delete, AUTH_ADMIN },
 	{ "GET", "/api/v1/events", api_events_list, AUTH_ADMIN },
 	{ "GET", "/api/v1/events/*", api_event_get, AUTH_ADMIN },
+	{ "GET", "/api/v1/subscriptions", api_subs_list, AUTH_ADMIN },
+	{ "POST", "/api/v1/subscriptions", api_subs_create, AUTH_ADMIN },
+	{ "GET", "/api/v1/subscriptions/*", api_sub_get, AUTH_ADMIN },
+	{ "PATCH", "/api/v1/subscriptions/*", api_sub_update, AUTH_ADMIN },
+	{ "DELETE", "/api/v1/subscriptions/*", api_sub_delete, AUTH_ADMIN },
+	{ "GET", "/api/v1/subscriptions/*/messages", api_messages_list,
+	    AUTH_ADMIN },
+	{ "GET", "/api/v1/subscriptions/*/messages/*", api_message_get,
+	    AUTH_ADMIN },
+	{ "POST", "/api/v1/subscriptions/*/pause", api_sub_pause, AUTH_ADMIN },
+	{ "POST", "/api/v1/subscriptions/*/resume", api_sub_resume, AUTH_ADMIN },
+	{ "POST", "/api/v1/subscriptions/*/retry", api_sub_retry, AUTH_ADMIN },
+	{ "POST", "/api/v1/subscriptions/*/purge", api_sub_purge, AUTH_ADMIN },
+	{ "GET", "/api/v1/sysevents", api_sysevents_list, AUTH_ADMIN },
+	{ "GET", "/api/v1/eventtypes", api_eventtypes_list, AUTH_ADMIN },
+	{ "GET", "/api/v1/stats", api_stats, AUTH_ADMIN },
 	{ "GET", "/healthz", api_healthz, AUTH_NONE },
 	{ "GET", "/readyz", api_readyz, AUTH_NONE },
 	{ "GET", "/admin/**", api_static_get, AUTH_NONE },
@@ -367,24 +383,42 @@ http_reply_problem(struct http_req *req, unsigned status, const char *title,
 	    strlen(text));
 }
 
-void
-http_reply_invalid(struct http_req *req, const char *field, const char *fmt,
-    ...)
+static void
+http_reply_field(struct http_req *req, unsigned status, const char *field,
+    const char *fmt, va_list ap)
 {
 	json_t *errors = json_array(), *e = json_object();
-	va_list ap;
-	char *reason;
+	char *reason = xvasprintf(fmt, ap);
 
-	va_start(ap, fmt);
-	reason = xvasprintf(fmt, ap);
-	va_end(ap);
 	json_object_set_new(e, "field", json_string(field));
 	json_object_set_new(e, "reason", json_string(reason));
 	json_object_set_new(e, "detail", json_string(reason));
 	json_array_append_new(errors, e);
-	http_reply_problem(req, 400, "Invalid request", errors, "%s: %s",
-	    field, reason);
+	http_reply_problem(req, status, status == 400 ? "Invalid request" :
+	    NULL, errors, "%s: %s", field, reason);
 	free(reason);
+}
+
+void
+http_reply_invalid(struct http_req *req, const char *field, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	http_reply_field(req, 400, field, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_reply_invalid_status(struct http_req *req, unsigned status,
+    const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	http_reply_field(req, status, field, fmt, ap);
+	va_end(ap);
 }
 
 void

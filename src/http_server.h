@@ -66,6 +66,10 @@ void http_reply_problem(struct http_req *, unsigned status,
 /* A 400 naming one field. */
 void http_reply_invalid(struct http_req *, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like http_reply_invalid with another status (409, 422...). */
+void http_reply_invalid_status(struct http_req *, unsigned status,
+    const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The handler's reply will come later, from another thread. */
 void http_suspend(struct http_req *);
 

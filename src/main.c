@@ -18,6 +18,8 @@
 #include "app.h"
 #include "catalog.h"
 #include "config.h"
+#include "deliver.h"
+#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "log.h"
@@ -95,9 +97,12 @@ main(int argc, char **argv)
 		goto fail;
 	app.catalog = catalog_new(app.store);
 	if (catalog_reload(app.catalog) != 0) {
-		cause = xstrdup("cannot read the topics");
+		cause = xstrdup("cannot read the topics and subscriptions");
 		goto fail;
 	}
+	if (deliver_global_init(&cause) != 0 ||
+	    (app.dispatcher = dispatcher_start(&app, &cause)) == NULL)
+		goto fail;
 	if ((app.http = http_server_start(&app, &cause)) == NULL)
 		goto fail;
 	log_info("main", "sluiced %s listening on http://%s (database %s, "
@@ -108,14 +113,17 @@ main(int argc, char **argv)
 	sig = main_wait();
 	log_info("main", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	http_server_stop(app.http, 10000);
+	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
+	deliver_global_cleanup();
 	log_info("main", "stopped");
 	config_free(&cfg);
 	return 0;
 fail:
 	log_error("main", "%s", cause);
 	free(cause);
+	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
 	config_free(&cfg);

@@ -11,6 +11,7 @@
 #include "autoconfig.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -36,6 +37,45 @@ enum stmt {
 	S_TOPIC_GET,
 	S_TOPICS_LIST,
 	S_MAX_MSG,
+	S_SUB_INSERT,
+	S_SUB_UPDATE,
+	S_SUB_DELETE,
+	S_SUB_PAUSE,
+	S_RESUME_DUE,
+	S_SUBS_ALL,
+	S_SUB_GET,
+	S_SUB_STATUS,
+	S_SUB_COUNTS,
+	S_DELIVERY_INSERT,
+	S_MESSAGES_ANY,
+	S_MESSAGES_STATE,
+	S_MESSAGE_GET,
+	S_ATTEMPTS_LIST,
+	S_EVENT_SUBS,
+	S_RETRY_STATE,
+	S_RETRY_MSG,
+	S_PURGE_STATE,
+	S_PURGE_MSG,
+	S_APPEVENT_INSERT,
+	S_APPEVENTS_LIST,
+	S_EVENTTYPE_UPSERT,
+	S_EVENTTYPES_LIST,
+	S_TOTALS,
+	S_TOTAL_COUNTS,
+	S_DUE_STRICT,
+	S_DUE_AFTER,
+	S_NEXT_DUE,
+	S_ATTEMPT_INSERT,
+	S_DELIVERY_DONE,
+	S_DELIVERY_FAIL,
+	S_SUB_OUTCOME,
+	S_SUB_OUTCOME_OK,
+	S_SUB_STATE,
+	S_SUB_VALIDATED,
+	S_RECOVER,
+	S_RETIRE_DELIVERIES,
+	S_RETIRE_ATTEMPTS,
+	S_RETIRE_EVENTS,
 	S_SAVEPOINT,
 	S_RELEASE,
 	S_ROLLBACK_TO,
@@ -75,6 +115,139 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "created_at, updated_at FROM topics WHERE name > ? "
 	    "ORDER BY name LIMIT ?",
 	[S_MAX_MSG] = "SELECT coalesce(max(msg), 0) FROM events",
+	[S_SUB_INSERT] = "INSERT INTO subscriptions (topic_id, name, state, "
+	    "spec, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/* a change may point it elsewhere: the handshake runs again */
+	[S_SUB_UPDATE] = "UPDATE subscriptions SET name = ?2, state = ?3, "
+	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0 "
+	    "WHERE id = ?1",
+	[S_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?",
+	[S_SUB_PAUSE] = "UPDATE subscriptions SET paused_until = ?2, "
+	    "pause_reason = ?3, failures = CASE WHEN ?2 = 0 THEN 0 "
+	    "ELSE failures END WHERE id = ?1",
+	[S_RESUME_DUE] = "UPDATE deliveries SET next_attempt_at = 0 "
+	    "WHERE sub_id = ? AND state = 'pending' AND next_attempt_at > 0",
+	[S_SUBS_ALL] = "SELECT s.id, s.topic_id, t.name, s.name, s.state, "
+	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
+	    "JOIN topics t ON t.id = s.topic_id ORDER BY s.id",
+	[S_SUB_GET] = "SELECT s.id, s.topic_id, t.name, s.name, s.state, "
+	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
+	    "JOIN topics t ON t.id = s.topic_id WHERE s.id = ?",
+	[S_SUB_STATUS] = "SELECT paused_until, pause_reason, failures, "
+	    "validated, last_error, last_error_at, last_success_at "
+	    "FROM subscriptions WHERE id = ?",
+	/* served by deliveries_by_state */
+	[S_SUB_COUNTS] = "SELECT state, count(*) FROM deliveries "
+	    "WHERE sub_id = ? GROUP BY state",
+	[S_DELIVERY_INSERT] = "INSERT INTO deliveries (sub_id, msg, matched, "
+	    "updated_at) VALUES (?, ?, ?, ?)",
+	/* the primary key (sub_id, msg) serves both orders and cursors */
+	[S_MESSAGES_ANY] = "SELECT d.msg, d.state, d.attempts, "
+	    "d.next_attempt_at, d.last_status, d.last_error, d.matched, "
+	    "d.updated_at, e.received_at, e.ce_id, e.source, e.type, e.prefix "
+	    "FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "WHERE d.sub_id = ?1 AND d.msg > ?2 "
+	    "AND (?3 IS NULL OR instr(e.prefix, ?3) > 0) "
+	    "ORDER BY d.msg LIMIT ?4",
+	/* deliveries_by_state (sub_id, state, msg) */
+	[S_MESSAGES_STATE] = "SELECT d.msg, d.state, d.attempts, "
+	    "d.next_attempt_at, d.last_status, d.last_error, d.matched, "
+	    "d.updated_at, e.received_at, e.ce_id, e.source, e.type, e.prefix "
+	    "FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "WHERE d.sub_id = ?1 AND d.msg > ?2 "
+	    "AND (?3 IS NULL OR instr(e.prefix, ?3) > 0) AND d.state = ?5 "
+	    "ORDER BY d.msg LIMIT ?4",
+	[S_MESSAGE_GET] = "SELECT d.msg, d.state, d.attempts, "
+	    "d.next_attempt_at, d.last_status, d.last_error, d.matched, "
+	    "d.updated_at, e.received_at, e.ce_id, e.source, e.type, e.prefix "
+	    "FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "WHERE d.sub_id = ? AND d.msg = ?",
+	[S_ATTEMPTS_LIST] = "SELECT id, started_at, duration_ms, outcome, "
+	    "http_status, error, response FROM attempts "
+	    "WHERE sub_id = ? AND msg = ? ORDER BY id",
+	[S_EVENT_SUBS] = "SELECT d.sub_id, s.name, d.state FROM deliveries d "
+	    "JOIN subscriptions s ON s.id = d.sub_id WHERE d.msg = ? "
+	    "ORDER BY d.sub_id",
+	[S_RETRY_STATE] = "UPDATE deliveries SET state = 'pending', "
+	    "attempts = 0, next_attempt_at = 0, lease_until = NULL, "
+	    "receipt = NULL, updated_at = ?3 WHERE sub_id = ?1 AND state = ?2",
+	[S_RETRY_MSG] = "UPDATE deliveries SET state = 'pending', "
+	    "attempts = 0, next_attempt_at = 0, lease_until = NULL, "
+	    "receipt = NULL, updated_at = ?3 WHERE sub_id = ?1 AND msg = ?2 "
+	    "AND state <> 'inflight'",
+	[S_PURGE_STATE] = "DELETE FROM deliveries WHERE sub_id = ?1 "
+	    "AND state = ?2",
+	[S_PURGE_MSG] = "DELETE FROM deliveries WHERE sub_id = ?1 "
+	    "AND msg = ?2 AND state <> 'inflight'",
+	[S_APPEVENT_INSERT] = "INSERT INTO appevent (operation, entity, "
+	    "entity_id, actor, time, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+	[S_APPEVENTS_LIST] = "SELECT id, operation, entity, entity_id, actor, "
+	    "time, metadata FROM appevent WHERE (?1 IS NULL OR operation = ?1) "
+	    "AND id < ?2 ORDER BY id DESC LIMIT ?3",
+	[S_EVENTTYPE_UPSERT] = "INSERT INTO eventtypes (topic_id, type, "
+	    "source, count, first_seen, last_seen, example_msg) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) "
+	    "ON CONFLICT (topic_id, type, source) DO UPDATE SET "
+	    "count = count + excluded.count, last_seen = excluded.last_seen",
+	[S_EVENTTYPES_LIST] = "SELECT t.name, e.type, e.source, e.count, "
+	    "e.first_seen, e.last_seen, e.example_msg FROM eventtypes e "
+	    "JOIN topics t ON t.id = e.topic_id "
+	    "WHERE (?1 = 0 OR e.topic_id = ?1) "
+	    "ORDER BY t.name, e.type, e.source LIMIT ?2 OFFSET ?3",
+	[S_TOTALS] = "SELECT (SELECT count(*) FROM topics), "
+	    "(SELECT count(*) FROM subscriptions), "
+	    "(SELECT count(*) FROM events)",
+	[S_TOTAL_COUNTS] = "SELECT state, count(*) FROM deliveries "
+	    "GROUP BY state",
+	/* deliveries_by_state (sub_id, state, msg) serves both */
+	[S_DUE_STRICT] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
+	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
+	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "WHERE d.sub_id = ?1 AND d.state = 'pending' ORDER BY d.msg "
+	    "LIMIT ?2",
+	[S_DUE_AFTER] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
+	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
+	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "WHERE d.sub_id = ?1 AND d.state = 'pending' AND d.msg > ?3 "
+	    "AND d.next_attempt_at <= ?4 ORDER BY d.msg LIMIT ?2",
+	[S_NEXT_DUE] = "SELECT min(next_attempt_at) FROM deliveries "
+	    "WHERE sub_id = ? AND state = 'pending'",
+	[S_ATTEMPT_INSERT] = "INSERT INTO attempts (sub_id, msg, started_at, "
+	    "duration_ms, outcome, http_status, error, response) "
+	    "VALUES (?, ?, ?, ?, ?, nullif(?, 0), ?, ?)",
+	[S_DELIVERY_DONE] = "UPDATE deliveries SET state = 'delivered', "
+	    "attempts = attempts + 1, last_status = nullif(?3, 0), "
+	    "last_error = NULL, lease_until = NULL, receipt = NULL, "
+	    "updated_at = ?4 WHERE sub_id = ?1 AND msg = ?2 "
+	    "AND state IN ('pending', 'inflight')",
+	[S_DELIVERY_FAIL] = "UPDATE deliveries SET attempts = attempts + 1, "
+	    "state = CASE WHEN attempts + 1 >= ?5 THEN 'dead' "
+	    "ELSE 'pending' END, next_attempt_at = ?6, "
+	    "last_status = nullif(?3, 0), last_error = ?4, lease_until = NULL, "
+	    "receipt = NULL, updated_at = ?7 WHERE sub_id = ?1 AND msg = ?2 "
+	    "AND state IN ('pending', 'inflight') RETURNING state",
+	[S_SUB_OUTCOME] = "UPDATE subscriptions SET failures = ?2, "
+	    "last_error = ?3, last_error_at = ?4, paused_until = ?5, "
+	    "pause_reason = ?6 WHERE id = ?1",
+	[S_SUB_OUTCOME_OK] = "UPDATE subscriptions SET failures = 0, "
+	    "last_success_at = ?2 WHERE id = ?1",
+	[S_SUB_STATE] = "UPDATE subscriptions SET state = ?2, "
+	    "updated_at = ?3 WHERE id = ?1",
+	[S_SUB_VALIDATED] = "UPDATE subscriptions SET validated = ?2 "
+	    "WHERE id = ?1",
+	[S_RECOVER] = "UPDATE deliveries SET state = 'pending' "
+	    "WHERE state = 'inflight' AND lease_until IS NULL",
+	/* deliveries_by_age */
+	[S_RETIRE_DELIVERIES] = "DELETE FROM deliveries WHERE (sub_id, msg) IN "
+	    "(SELECT sub_id, msg FROM deliveries WHERE state = 'delivered' "
+	    "AND updated_at < ?1 LIMIT ?2)",
+	[S_RETIRE_ATTEMPTS] = "DELETE FROM attempts WHERE id IN (SELECT a.id "
+	    "FROM attempts a WHERE a.started_at < ?1 AND NOT EXISTS "
+	    "(SELECT 1 FROM deliveries d WHERE d.sub_id = a.sub_id "
+	    "AND d.msg = a.msg) ORDER BY a.id LIMIT ?2)",
+	[S_RETIRE_EVENTS] = "DELETE FROM events WHERE msg IN (SELECT e.msg "
+	    "FROM events e WHERE e.msg < ?1 AND NOT EXISTS (SELECT 1 FROM "
+	    "deliveries d WHERE d.msg = e.msg) ORDER BY e.msg LIMIT ?2)",
 	[S_SAVEPOINT] = "SAVEPOINT job",
 	[S_RELEASE] = "RELEASE job",
 	[S_ROLLBACK_TO] = "ROLLBACK TO job",
@@ -98,9 +271,25 @@ struct store_job {
 	struct store_job *next;
 };
 
+/* Counts of one (topic, type, source) seen in a transaction. */
+struct store_touch {
+	int64_t topic_id;
+	char *type;
+	char *source;
+	int64_t count;
+	int64_t msg; /* an example: the first seen */
+};
+
+struct store_touches {
+	struct store_touch *t;
+	size_t n;
+};
+
 struct store_tx {
 	struct store *st;
 	int64_t now; /* ms since the epoch when the transaction began */
+	struct store_touches job;   /* event types the running job saw */
+	struct store_touches batch; /* those of the jobs that succeeded */
 };
 
 #define STORE_READERS 32
@@ -283,10 +472,88 @@ fail:
 
 /* ---- the writer ---------------------------------------------------- */
 
+static int store_tx_exec(struct store_tx *, enum stmt, int64_t *,
+    const char *, ...);
+
+static void
+store_touch_add(struct store_touches *ts, int64_t topic_id, const char *type,
+    const char *source, int64_t count, int64_t msg)
+{
+	struct store_touch *t;
+	size_t i;
+
+	for (i = 0; i < ts->n; i++) {
+		t = &ts->t[i];
+		if (t->topic_id == topic_id && strcmp(t->type, type) == 0 &&
+		    strcmp(t->source, source) == 0) {
+			t->count += count;
+			return;
+		}
+	}
+	ts->t = xrealloc(ts->t, (ts->n + 1) * sizeof *ts->t);
+	t = &ts->t[ts->n++];
+	t->topic_id = topic_id;
+	t->type = xstrdup(type);
+	t->source = xstrdup(source);
+	t->count = count;
+	t->msg = msg;
+}
+
+static void
+store_touches_clear(struct store_touches *ts)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++) {
+		free(ts->t[i].type);
+		free(ts->t[i].source);
+	}
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = 0;
+}
+
+void
+store_tx_eventtype_touch(struct store_tx *tx, int64_t topic_id,
+    const char *type, const char *source, int64_t msg)
+{
+	store_touch_add(&tx->job, topic_id, type, source, 1, msg);
+}
+
+/* Ends a job: its event types count only if it succeeded. */
+static void
+store_tx_job_end(struct store_tx *tx, int ok)
+{
+	size_t i;
+
+	for (i = 0; ok && i < tx->job.n; i++)
+		store_touch_add(&tx->batch, tx->job.t[i].topic_id,
+		    tx->job.t[i].type, tx->job.t[i].source, tx->job.t[i].count,
+		    tx->job.t[i].msg);
+	store_touches_clear(&tx->job);
+}
+
+/* Writes the batch's event-type counts: one upsert per distinct type. */
+static int
+store_tx_touch_flush(struct store_tx *tx)
+{
+	struct store_touch *t;
+	size_t i;
+	int rc = STORE_OK;
+
+	for (i = 0; i < tx->batch.n && rc == STORE_OK; i++) {
+		t = &tx->batch.t[i];
+		rc = store_tx_exec(tx, S_EVENTTYPE_UPSERT, NULL, "ittiii",
+		    t->topic_id, t->type, t->source, t->count, tx->now, t->msg);
+	}
+	store_touches_clear(&tx->batch);
+	return rc;
+}
+
 static void
 store_run_batch(struct store *st, struct store_job *batch)
 {
-	struct store_tx tx = { st, store_clock_ms() };
+	struct store_tx tx = { st, store_clock_ms(), { NULL, 0 }, { NULL, 0 } };
 	struct store_job *j, *next;
 	int failed;
 
@@ -300,9 +567,14 @@ store_run_batch(struct store *st, struct store_job *batch)
 		if (j->rc != 0)
 			store_exec_stmt(&st->writer, S_ROLLBACK_TO);
 		store_exec_stmt(&st->writer, S_RELEASE);
+		store_tx_job_end(&tx, j->rc == 0);
 	}
+	if (!failed && store_tx_touch_flush(&tx) != STORE_OK)
+		failed = 1;
 	if (!failed && store_exec_stmt(&st->writer, S_COMMIT) != STORE_OK)
 		failed = 1;
+	store_touches_clear(&tx.job);
+	store_touches_clear(&tx.batch);
 	if (failed) {
 		if (sqlite3_get_autocommit(st->writer.db) == 0)
 			store_exec_stmt(&st->writer, S_ROLLBACK);
@@ -551,19 +823,20 @@ store_read_topic(sqlite3_stmt *s, struct topic_row *t)
 	t->updated_at = sqlite3_column_int64(s, 5);
 }
 
+/* Reads msg, topic_id, topic, attrs, data_kind, data, received_at at i. */
 static void
-store_read_event(sqlite3_stmt *s, struct event_row *e)
+store_read_event_at(sqlite3_stmt *s, int i, struct event_row *e)
 {
 	const void *p;
 	int n;
 
-	e->msg = sqlite3_column_int64(s, 0);
-	e->topic_id = sqlite3_column_int64(s, 1);
-	e->topic = store_col_text(s, 2);
-	e->attrs = store_col_text(s, 3);
-	e->kind = sqlite3_column_int(s, 4);
-	p = sqlite3_column_blob(s, 5);
-	n = sqlite3_column_bytes(s, 5);
+	e->msg = sqlite3_column_int64(s, i);
+	e->topic_id = sqlite3_column_int64(s, i + 1);
+	e->topic = store_col_text(s, i + 2);
+	e->attrs = store_col_text(s, i + 3);
+	e->kind = sqlite3_column_int(s, i + 4);
+	p = sqlite3_column_blob(s, i + 5);
+	n = sqlite3_column_bytes(s, i + 5);
 	e->data = NULL;
 	e->data_len = 0;
 	if (p != NULL || e->kind != 0) {
@@ -573,7 +846,13 @@ store_read_event(sqlite3_stmt *s, struct event_row *e)
 		e->data[n] = '\0';
 		e->data_len = (size_t)n;
 	}
-	e->received_at = sqlite3_column_int64(s, 6);
+	e->received_at = sqlite3_column_int64(s, i + 6);
+}
+
+static void
+store_read_event(sqlite3_stmt *s, struct event_row *e)
+{
+	store_read_event_at(s, 0, e);
 }
 
 void
@@ -648,6 +927,7 @@ store_collect(sqlite3_stmt *s, void *arg)
 	struct store_rows *r = arg;
 
 	r->rows = xrealloc(r->rows, (r->n + 1) * r->size);
+	memset((char *)r->rows + r->n * r->size, 0, r->size);
 	r->read(s, (char *)r->rows + r->n * r->size);
 	r->n++;
 }
@@ -939,4 +1219,754 @@ store_event_count(struct store *st, int64_t topic_id, int64_t *count)
 	store_done_stmt(s);
 	store_reader_put(st, c);
 	return rc == SQLITE_ROW ? STORE_OK : STORE_FAILED;
+}
+
+/* ---- generic binding ----------------------------------------------- */
+
+/*
+ * Binds parameters 1.. by fmt: 'i' int64_t, 't' const char * (NULL binds
+ * NULL), 'b' const void * and size_t (a blob), 'n' NULL.
+ */
+static void
+store_bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+	const char *t;
+	const void *p;
+	size_t n;
+	int i;
+
+	for (i = 1; *fmt != '\0'; fmt++, i++) {
+		switch (*fmt) {
+		case 'i':
+			sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+			break;
+		case 't':
+			if ((t = va_arg(ap, const char *)) != NULL)
+				sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+			break;
+		case 'b':
+			p = va_arg(ap, const void *);
+			n = va_arg(ap, size_t);
+			if (p != NULL)
+				sqlite3_bind_blob(s, i, p, (int)n,
+				    SQLITE_STATIC);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Runs a write on the writer; *changes gets the rows it changed. */
+static int
+store_tx_exec(struct store_tx *tx, enum stmt which, int64_t *changes,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *s = store_stmt(&tx->st->writer, which);
+	va_list ap;
+	int rc;
+
+	if (s == NULL)
+		return STORE_FAILED;
+	va_start(ap, fmt);
+	store_bindv(s, fmt, ap);
+	va_end(ap);
+	rc = store_tx_step(tx, which, s);
+	if (changes != NULL)
+		*changes = rc == STORE_OK ? sqlite3_changes(tx->st->writer.db) : 0;
+	return rc;
+}
+
+/* Reads rows on a pooled reader, each through read into a grown array. */
+static int
+store_select(struct store *st, enum stmt which, size_t size,
+    void (*read)(sqlite3_stmt *, void *), void **rows, size_t *n,
+    const char *fmt, ...)
+{
+	struct store_rows r = { NULL, 0, size, read };
+	struct store_conn *c = store_reader(st);
+	sqlite3_stmt *s;
+	va_list ap;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (c == NULL || (s = store_stmt(c, which)) == NULL) {
+		if (c != NULL)
+			store_reader_put(st, c);
+		return STORE_FAILED;
+	}
+	va_start(ap, fmt);
+	store_bindv(s, fmt, ap);
+	va_end(ap);
+	rc = store_query(c, which, s, store_collect, &r);
+	store_reader_put(st, c);
+	*rows = r.rows;
+	*n = r.n;
+	return rc;
+}
+
+static unsigned char *
+store_col_blob(sqlite3_stmt *s, int i, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, i);
+	int n = sqlite3_column_bytes(s, i);
+	unsigned char *out;
+
+	*len = 0;
+	if (p == NULL)
+		return NULL;
+	out = xmalloc((size_t)n + 1);
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	return out;
+}
+
+const char *const delivery_state_names[4] = { "pending", "inflight",
+	"delivered", "dead" };
+
+static int
+store_state_index(const unsigned char *s)
+{
+	int i;
+
+	for (i = 0; s != NULL && i < 4; i++)
+		if (strcmp((const char *)s, delivery_state_names[i]) == 0)
+			return i;
+	return DS_PENDING;
+}
+
+/* ---- subscriptions ------------------------------------------------- */
+
+int
+store_tx_sub_insert(struct store_tx *tx, const struct sub_row *r, int64_t *id)
+{
+	int rc = store_tx_exec(tx, S_SUB_INSERT, NULL, "ittttii", r->topic_id,
+	    r->name, r->state, r->spec, r->secret, tx->now, tx->now);
+
+	if (rc == STORE_OK)
+		*id = sqlite3_last_insert_rowid(tx->st->writer.db);
+	return rc;
+}
+
+int
+store_tx_sub_update(struct store_tx *tx, const struct sub_row *r)
+{
+	int64_t n;
+	int rc = store_tx_exec(tx, S_SUB_UPDATE, &n, "itttti", r->id, r->name,
+	    r->state, r->spec, r->secret, tx->now);
+
+	return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+int
+store_tx_sub_delete(struct store_tx *tx, int64_t id)
+{
+	int64_t n;
+	int rc = store_tx_exec(tx, S_SUB_DELETE, &n, "i", id);
+
+	return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+int
+store_tx_sub_pause(struct store_tx *tx, int64_t id, int64_t until,
+    const char *reason)
+{
+	int64_t n;
+	int rc = store_tx_exec(tx, S_SUB_PAUSE, &n, "iit", id, until,
+	    until > 0 ? reason : NULL);
+
+	if (rc == STORE_OK && n == 0)
+		return STORE_NOTFOUND;
+	/* resuming makes the waiting messages due now */
+	if (rc == STORE_OK && until == 0)
+		rc = store_tx_exec(tx, S_RESUME_DUE, NULL, "i", id);
+	return rc;
+}
+
+static void
+store_read_sub(sqlite3_stmt *s, void *row)
+{
+	struct sub_row *r = row;
+
+	r->id = sqlite3_column_int64(s, 0);
+	r->topic_id = sqlite3_column_int64(s, 1);
+	r->topic = store_col_text(s, 2);
+	r->name = store_col_text(s, 3);
+	r->state = store_col_text(s, 4);
+	r->spec = store_col_text(s, 5);
+	r->secret = store_col_text(s, 6);
+	r->created_at = sqlite3_column_int64(s, 7);
+	r->updated_at = sqlite3_column_int64(s, 8);
+}
+
+int
+store_subs_all(struct store *st, struct sub_row **rows, size_t *n)
+{
+	return store_select(st, S_SUBS_ALL, sizeof **rows, store_read_sub,
+	    (void **)rows, n, "");
+}
+
+int
+store_sub_get(struct store *st, int64_t id, struct sub_row *out)
+{
+	struct sub_row *rows;
+	size_t n;
+	int rc = store_select(st, S_SUB_GET, sizeof *rows, store_read_sub,
+	    (void **)&rows, &n, "i", id);
+
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = rows[0];
+	free(rows);
+	return rc;
+}
+
+static void
+store_read_status(sqlite3_stmt *s, void *row)
+{
+	struct sub_status *r = row;
+
+	r->paused_until = sqlite3_column_int64(s, 0);
+	r->pause_reason = store_col_text(s, 1);
+	r->failures = sqlite3_column_int64(s, 2);
+	r->validated = sqlite3_column_int(s, 3);
+	r->last_error = store_col_text(s, 4);
+	r->last_error_at = sqlite3_column_int64(s, 5);
+	r->last_success_at = sqlite3_column_int64(s, 6);
+}
+
+struct store_count {
+	int state;
+	int64_t count;
+};
+
+static void
+store_read_count(sqlite3_stmt *s, void *row)
+{
+	struct store_count *r = row;
+
+	r->state = store_state_index(sqlite3_column_text(s, 0));
+	r->count = sqlite3_column_int64(s, 1);
+}
+
+int
+store_sub_status(struct store *st, int64_t id, struct sub_status *out)
+{
+	struct sub_status *rows;
+	struct store_count *counts;
+	size_t n, i;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = store_select(st, S_SUB_STATUS, sizeof *rows, store_read_status,
+	    (void **)&rows, &n, "i", id);
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = rows[0];
+	free(rows);
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_select(st, S_SUB_COUNTS, sizeof *counts, store_read_count,
+	    (void **)&counts, &n, "i", id);
+	for (i = 0; i < n; i++)
+		out->count[counts[i].state] += counts[i].count;
+	free(counts);
+	return rc;
+}
+
+void
+sub_row_clear(struct sub_row *r)
+{
+	free(r->topic);
+	free(r->name);
+	free(r->state);
+	free(r->spec);
+	free(r->secret);
+	memset(r, 0, sizeof *r);
+}
+
+void
+sub_rows_free(struct sub_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sub_row_clear(&rows[i]);
+	free(rows);
+}
+
+void
+sub_status_clear(struct sub_status *s)
+{
+	free(s->pause_reason);
+	free(s->last_error);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- queues -------------------------------------------------------- */
+
+int
+store_tx_delivery_insert(struct store_tx *tx, int64_t sub_id, int64_t msg,
+    const char *matched)
+{
+	return store_tx_exec(tx, S_DELIVERY_INSERT, NULL, "iiti", sub_id, msg,
+	    matched, tx->now);
+}
+
+static void
+store_read_message(sqlite3_stmt *s, void *row)
+{
+	struct message_row *r = row;
+
+	r->msg = sqlite3_column_int64(s, 0);
+	r->state = store_state_index(sqlite3_column_text(s, 1));
+	r->attempts = sqlite3_column_int64(s, 2);
+	r->next_attempt_at = sqlite3_column_int64(s, 3);
+	r->last_status = sqlite3_column_int64(s, 4);
+	r->last_error = store_col_text(s, 5);
+	r->matched = store_col_text(s, 6);
+	r->updated_at = sqlite3_column_int64(s, 7);
+	r->received_at = sqlite3_column_int64(s, 8);
+	r->ce_id = store_col_text(s, 9);
+	r->source = store_col_text(s, 10);
+	r->type = store_col_text(s, 11);
+	r->prefix = store_col_blob(s, 12, &r->prefix_len);
+}
+
+int
+store_messages_list(struct store *st, const struct message_query *q,
+    struct message_row **rows, size_t *n)
+{
+	size_t qlen = q->q ? strlen(q->q) : 0;
+
+	if (q->state >= 0)
+		return store_select(st, S_MESSAGES_STATE, sizeof **rows,
+		    store_read_message, (void **)rows, n, "iibit", q->sub_id,
+		    q->after, q->q, qlen, (int64_t)q->limit,
+		    delivery_state_names[q->state]);
+	return store_select(st, S_MESSAGES_ANY, sizeof **rows,
+	    store_read_message, (void **)rows, n, "iibi", q->sub_id, q->after,
+	    q->q, qlen, (int64_t)q->limit);
+}
+
+int
+store_message_get(struct store *st, int64_t sub_id, int64_t msg,
+    struct message_row *out)
+{
+	struct message_row *rows;
+	size_t n;
+	int rc = store_select(st, S_MESSAGE_GET, sizeof *rows,
+	    store_read_message, (void **)&rows, &n, "ii", sub_id, msg);
+
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = rows[0];
+	free(rows);
+	return rc;
+}
+
+void
+message_row_clear(struct message_row *r)
+{
+	free(r->last_error);
+	free(r->matched);
+	free(r->ce_id);
+	free(r->source);
+	free(r->type);
+	free(r->prefix);
+	memset(r, 0, sizeof *r);
+}
+
+void
+message_rows_free(struct message_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		message_row_clear(&rows[i]);
+	free(rows);
+}
+
+static void
+store_read_attempt(sqlite3_stmt *s, void *row)
+{
+	struct attempt_row *r = row;
+
+	r->id = sqlite3_column_int64(s, 0);
+	r->started_at = sqlite3_column_int64(s, 1);
+	r->duration_ms = sqlite3_column_int64(s, 2);
+	r->outcome = store_col_text(s, 3);
+	r->http_status = sqlite3_column_int64(s, 4);
+	r->error = store_col_text(s, 5);
+	r->response = store_col_blob(s, 6, &r->response_len);
+}
+
+int
+store_attempts_list(struct store *st, int64_t sub_id, int64_t msg,
+    struct attempt_row **rows, size_t *n)
+{
+	return store_select(st, S_ATTEMPTS_LIST, sizeof **rows,
+	    store_read_attempt, (void **)rows, n, "ii", sub_id, msg);
+}
+
+void
+attempt_rows_free(struct attempt_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].outcome);
+		free(rows[i].error);
+		free(rows[i].response);
+	}
+	free(rows);
+}
+
+static void
+store_read_event_sub(sqlite3_stmt *s, void *row)
+{
+	struct event_sub_row *r = row;
+
+	r->sub_id = sqlite3_column_int64(s, 0);
+	r->name = store_col_text(s, 1);
+	r->state = store_state_index(sqlite3_column_text(s, 2));
+}
+
+int
+store_event_subs(struct store *st, int64_t msg, struct event_sub_row **rows,
+    size_t *n)
+{
+	return store_select(st, S_EVENT_SUBS, sizeof **rows,
+	    store_read_event_sub, (void **)rows, n, "i", msg);
+}
+
+void
+event_sub_rows_free(struct event_sub_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(rows[i].name);
+	free(rows);
+}
+
+/* Applies a by-state or by-message statement; counts the rows changed. */
+static int
+store_tx_messages(struct store_tx *tx, enum stmt by_state, enum stmt by_msg,
+    int64_t sub_id, int state, const int64_t *msgs, size_t nmsgs,
+    int64_t *affected)
+{
+	int64_t n;
+	size_t i;
+	int rc;
+
+	*affected = 0;
+	if (msgs == NULL)
+		return store_tx_exec(tx, by_state, affected, "iti", sub_id,
+		    delivery_state_names[state], tx->now);
+	for (i = 0; i < nmsgs; i++) {
+		rc = store_tx_exec(tx, by_msg, &n, "iii", sub_id, msgs[i],
+		    tx->now);
+		if (rc != STORE_OK)
+			return rc;
+		*affected += n;
+	}
+	return STORE_OK;
+}
+
+int
+store_tx_messages_retry(struct store_tx *tx, int64_t sub_id, int state,
+    const int64_t *msgs, size_t nmsgs, int64_t *affected)
+{
+	return store_tx_messages(tx, S_RETRY_STATE, S_RETRY_MSG, sub_id, state,
+	    msgs, nmsgs, affected);
+}
+
+int
+store_tx_messages_purge(struct store_tx *tx, int64_t sub_id, int state,
+    const int64_t *msgs, size_t nmsgs, int64_t *affected)
+{
+	return store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
+	    msgs, nmsgs, affected);
+}
+
+/* ---- system events ------------------------------------------------- */
+
+int
+store_tx_appevent_insert(struct store_tx *tx, const char *operation,
+    const char *entity, const char *entity_id, const char *actor,
+    const char *metadata, int64_t *id)
+{
+	int rc = store_tx_exec(tx, S_APPEVENT_INSERT, NULL, "ttttit",
+	    operation, entity, entity_id, actor, tx->now,
+	    metadata ? metadata : "{}");
+
+	if (rc == STORE_OK && id != NULL)
+		*id = sqlite3_last_insert_rowid(tx->st->writer.db);
+	return rc;
+}
+
+static void
+store_read_appevent(sqlite3_stmt *s, void *row)
+{
+	struct appevent_row *r = row;
+
+	r->id = sqlite3_column_int64(s, 0);
+	r->operation = store_col_text(s, 1);
+	r->entity = store_col_text(s, 2);
+	r->entity_id = store_col_text(s, 3);
+	r->actor = store_col_text(s, 4);
+	r->time = sqlite3_column_int64(s, 5);
+	r->metadata = store_col_text(s, 6);
+}
+
+int
+store_appevents_list(struct store *st, const char *operation, int64_t before,
+    int limit, struct appevent_row **rows, size_t *n)
+{
+	return store_select(st, S_APPEVENTS_LIST, sizeof **rows,
+	    store_read_appevent, (void **)rows, n, "tii", operation,
+	    before > 0 ? before : INT64_MAX, (int64_t)limit);
+}
+
+void
+appevent_rows_free(struct appevent_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].operation);
+		free(rows[i].entity);
+		free(rows[i].entity_id);
+		free(rows[i].actor);
+		free(rows[i].metadata);
+	}
+	free(rows);
+}
+
+/* ---- event types --------------------------------------------------- */
+
+static void
+store_read_eventtype(sqlite3_stmt *s, void *row)
+{
+	struct eventtype_row *r = row;
+
+	r->topic = store_col_text(s, 0);
+	r->type = store_col_text(s, 1);
+	r->source = store_col_text(s, 2);
+	r->count = sqlite3_column_int64(s, 3);
+	r->first_seen = sqlite3_column_int64(s, 4);
+	r->last_seen = sqlite3_column_int64(s, 5);
+	r->example_msg = sqlite3_column_int64(s, 6);
+}
+
+int
+store_eventtypes_list(struct store *st, int64_t topic_id, int offset,
+    int limit, struct eventtype_row **rows, size_t *n)
+{
+	return store_select(st, S_EVENTTYPES_LIST, sizeof **rows,
+	    store_read_eventtype, (void **)rows, n, "iii", topic_id,
+	    (int64_t)limit, (int64_t)offset);
+}
+
+void
+eventtype_rows_free(struct eventtype_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].topic);
+		free(rows[i].type);
+		free(rows[i].source);
+	}
+	free(rows);
+}
+
+/* ---- totals -------------------------------------------------------- */
+
+static void
+store_read_totals(sqlite3_stmt *s, void *row)
+{
+	struct store_totals *t = row;
+
+	t->topics = sqlite3_column_int64(s, 0);
+	t->subscriptions = sqlite3_column_int64(s, 1);
+	t->events = sqlite3_column_int64(s, 2);
+}
+
+int
+store_totals(struct store *st, struct store_totals *out)
+{
+	struct store_totals *rows;
+	struct store_count *counts;
+	size_t n, i;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = store_select(st, S_TOTALS, sizeof *rows, store_read_totals,
+	    (void **)&rows, &n, "");
+	if (rc == STORE_OK && n == 1)
+		*out = rows[0];
+	free(rows);
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_select(st, S_TOTAL_COUNTS, sizeof *counts, store_read_count,
+	    (void **)&counts, &n, "");
+	for (i = 0; i < n; i++)
+		out->count[counts[i].state] += counts[i].count;
+	free(counts);
+	return rc;
+}
+
+/* ---- delivery ------------------------------------------------------ */
+
+static void
+store_read_due(sqlite3_stmt *s, void *row)
+{
+	struct due_row *r = row;
+
+	r->msg = sqlite3_column_int64(s, 0);
+	r->attempts = sqlite3_column_int64(s, 1);
+	r->next_attempt_at = sqlite3_column_int64(s, 2);
+	store_read_event_at(s, 3, &r->ev);
+}
+
+int
+store_due(struct store *st, int64_t sub_id, int strict, int64_t after,
+    int64_t now, int limit, struct due_row **rows, size_t *n)
+{
+	if (strict)
+		return store_select(st, S_DUE_STRICT, sizeof **rows,
+		    store_read_due, (void **)rows, n, "ii", sub_id,
+		    (int64_t)limit);
+	return store_select(st, S_DUE_AFTER, sizeof **rows, store_read_due,
+	    (void **)rows, n, "iiii", sub_id, (int64_t)limit, after, now);
+}
+
+static void
+store_read_int(sqlite3_stmt *s, void *row)
+{
+	*(int64_t *)row = sqlite3_column_int64(s, 0);
+}
+
+int
+store_next_due(struct store *st, int64_t sub_id, int64_t *at)
+{
+	int64_t *rows;
+	size_t n;
+	int rc = store_select(st, S_NEXT_DUE, sizeof *rows, store_read_int,
+	    (void **)&rows, &n, "i", sub_id);
+
+	*at = rc == STORE_OK && n == 1 ? rows[0] : 0;
+	free(rows);
+	return rc;
+}
+
+void
+due_rows_free(struct due_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		event_row_clear(&rows[i].ev);
+	free(rows);
+}
+
+int
+store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
+{
+	sqlite3_stmt *s;
+	int rc, ok = strcmp(a->outcome, "ok") == 0;
+
+	*dead = 0;
+	rc = store_tx_exec(tx, S_ATTEMPT_INSERT, NULL, "iiiititb", a->sub_id,
+	    a->msg, a->started_at, a->duration_ms, a->outcome, a->http_status,
+	    a->error, a->response, a->response_len);
+	if (rc != STORE_OK)
+		return rc;
+	if (ok)
+		return store_tx_exec(tx, S_DELIVERY_DONE, NULL, "iiii",
+		    a->sub_id, a->msg, a->http_status, tx->now);
+	if ((s = store_stmt(&tx->st->writer, S_DELIVERY_FAIL)) == NULL)
+		return STORE_FAILED;
+	sqlite3_bind_int64(s, 1, a->sub_id);
+	sqlite3_bind_int64(s, 2, a->msg);
+	sqlite3_bind_int64(s, 3, a->http_status);
+	if (a->error != NULL)
+		sqlite3_bind_text(s, 4, a->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, a->max_attempts);
+	sqlite3_bind_int64(s, 6, a->next_attempt_at);
+	sqlite3_bind_int64(s, 7, tx->now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*dead = strcmp((const char *)sqlite3_column_text(s, 0),
+		    "dead") == 0;
+		rc = sqlite3_step(s);
+	}
+	store_done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		log_error("store", "%s: %s", stmt_sql[S_DELIVERY_FAIL],
+		    sqlite3_errmsg(tx->st->writer.db));
+		return STORE_FAILED;
+	}
+	return STORE_OK;
+}
+
+int
+store_tx_sub_outcome(struct store_tx *tx, int64_t sub_id, int ok,
+    int64_t failures, const char *error, int64_t paused_until,
+    const char *reason)
+{
+	if (ok)
+		return store_tx_exec(tx, S_SUB_OUTCOME_OK, NULL, "ii", sub_id,
+		    tx->now);
+	return store_tx_exec(tx, S_SUB_OUTCOME, NULL, "iitiit", sub_id,
+	    failures, error, tx->now, paused_until, reason);
+}
+
+int
+store_tx_sub_state(struct store_tx *tx, int64_t sub_id, const char *state)
+{
+	return store_tx_exec(tx, S_SUB_STATE, NULL, "iti", sub_id, state,
+	    tx->now);
+}
+
+int
+store_tx_sub_validated(struct store_tx *tx, int64_t sub_id, int validated)
+{
+	return store_tx_exec(tx, S_SUB_VALIDATED, NULL, "ii", sub_id,
+	    (int64_t)validated);
+}
+
+int
+store_tx_recover(struct store_tx *tx, int64_t *count)
+{
+	return store_tx_exec(tx, S_RECOVER, count, "");
+}
+
+int
+store_tx_retention(struct store_tx *tx, int64_t before, int limit,
+    int64_t *removed)
+{
+	int64_t n;
+	int rc;
+
+	*removed = 0;
+	rc = store_tx_exec(tx, S_RETIRE_DELIVERIES, &n, "ii", before,
+	    (int64_t)limit);
+	*removed += n;
+	if (rc == STORE_OK)
+		rc = store_tx_exec(tx, S_RETIRE_ATTEMPTS, &n, "ii", before,
+		    (int64_t)limit);
+	*removed += n;
+	if (rc == STORE_OK)
+		rc = store_tx_exec(tx, S_RETIRE_EVENTS, &n, "ii", before << 20,
+		    (int64_t)limit);
+	*removed += n;
+	return rc;
 }

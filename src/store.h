@@ -125,4 +125,219 @@ void topic_rows_free(struct topic_row *, size_t);
 void event_row_clear(struct event_row *);
 void event_rows_free(struct event_row *, size_t);
 
+
+
+/* ---- subscriptions, queues, system events (issue 3) ---------------- */
+
+struct sub_row {
+	int64_t id;
+	int64_t topic_id;
+	char *topic;  /* topic name */
+	char *name;
+	char *state;  /* pub_and_sub, pub_only, sub_only, disabled */
+	char *spec;   /* the stored JSON form (subscription.h) */
+	char *secret; /* or NULL */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* Queue states, in the order counts are reported. */
+enum delivery_state { DS_PENDING, DS_INFLIGHT, DS_DELIVERED, DS_DEAD };
+extern const char *const delivery_state_names[4];
+
+struct sub_status {
+	int64_t paused_until;  /* ms since the epoch; 0: not paused */
+	char *pause_reason;    /* tcp_error, app_error, manual, ... or NULL */
+	int64_t failures;      /* consecutive failed attempts */
+	int validated;	       /* handshake: 0 not yet, 1 allowed, -1 refused */
+	char *last_error;      /* or NULL */
+	int64_t last_error_at; /* 0: never */
+	int64_t last_success_at;
+	int64_t count[4];      /* messages by enum delivery_state */
+};
+
+struct message_row {
+	int64_t msg;
+	int state;		/* enum delivery_state */
+	int64_t attempts;
+	int64_t next_attempt_at;
+	int64_t last_status;	/* 0: none */
+	char *last_error;
+	char *matched;		/* the filter clause that matched */
+	int64_t updated_at;
+	int64_t received_at;
+	char *ce_id;
+	char *source;
+	char *type;
+	unsigned char *prefix;	/* first bytes of the data */
+	size_t prefix_len;
+};
+
+struct message_query {
+	int64_t sub_id;
+	int state;	   /* -1: any */
+	const char *q;	   /* substring of the prefix, or NULL */
+	int64_t after;	   /* cursor: messages after this id */
+	int limit;
+};
+
+struct attempt_row {
+	int64_t id;
+	int64_t started_at;
+	int64_t duration_ms;
+	char *outcome;		/* ok, transport_error, app_error */
+	int64_t http_status;	/* 0: none */
+	char *error;
+	unsigned char *response;
+	size_t response_len;
+};
+
+struct appevent_row {
+	int64_t id;
+	char *operation;
+	char *entity;
+	char *entity_id;
+	char *actor;
+	int64_t time;
+	char *metadata; /* JSON text */
+};
+
+struct eventtype_row {
+	char *topic;
+	char *type;
+	char *source;
+	int64_t count;
+	int64_t first_seen;
+	int64_t last_seen;
+	int64_t example_msg;
+};
+
+/* Which subscriptions an event was queued to. */
+struct event_sub_row {
+	int64_t sub_id;
+	char *name;
+	int state; /* enum delivery_state */
+};
+
+int store_tx_sub_insert(struct store_tx *, const struct sub_row *,
+    int64_t *id) __attribute__((warn_unused_result));
+int store_tx_sub_update(struct store_tx *, const struct sub_row *)
+    __attribute__((warn_unused_result));
+int store_tx_sub_delete(struct store_tx *, int64_t id)
+    __attribute__((warn_unused_result));
+/* Sets or clears (until 0) a pause. */
+int store_tx_sub_pause(struct store_tx *, int64_t id, int64_t until,
+    const char *reason) __attribute__((warn_unused_result));
+int store_subs_all(struct store *, struct sub_row **rows, size_t *n);
+int store_sub_get(struct store *, int64_t id, struct sub_row *);
+int store_sub_status(struct store *, int64_t id, struct sub_status *);
+
+int store_tx_delivery_insert(struct store_tx *, int64_t sub_id,
+    int64_t msg, const char *matched) __attribute__((warn_unused_result));
+int store_messages_list(struct store *, const struct message_query *,
+    struct message_row **rows, size_t *n);
+int store_message_get(struct store *, int64_t sub_id, int64_t msg,
+    struct message_row *);
+int store_attempts_list(struct store *, int64_t sub_id, int64_t msg,
+    struct attempt_row **rows, size_t *n);
+int store_event_subs(struct store *, int64_t msg,
+    struct event_sub_row **rows, size_t *n);
+/*
+ * Retry (back to pending, attempts reset) or purge (delete) the messages
+ * of a subscription in a state, or those listed in msgs.
+ */
+int store_tx_messages_retry(struct store_tx *, int64_t sub_id, int state,
+    const int64_t *msgs, size_t nmsgs, int64_t *affected)
+    __attribute__((warn_unused_result));
+int store_tx_messages_purge(struct store_tx *, int64_t sub_id, int state,
+    const int64_t *msgs, size_t nmsgs, int64_t *affected)
+    __attribute__((warn_unused_result));
+
+int store_tx_appevent_insert(struct store_tx *, const char *operation,
+    const char *entity, const char *entity_id, const char *actor,
+    const char *metadata, int64_t *id) __attribute__((warn_unused_result));
+/* Newest first; before: cursor (0 from the newest). */
+int store_appevents_list(struct store *, const char *operation,
+    int64_t before, int limit, struct appevent_row **rows, size_t *n);
+
+/* Counts an event in the catalog of types (flushed at commit). */
+void store_tx_eventtype_touch(struct store_tx *, int64_t topic_id,
+    const char *type, const char *source, int64_t msg);
+int store_eventtypes_list(struct store *, int64_t topic_id, int offset,
+    int limit, struct eventtype_row **rows, size_t *n);
+
+struct store_totals {
+	int64_t topics;
+	int64_t subscriptions;
+	int64_t events;
+	int64_t count[4]; /* deliveries by enum delivery_state */
+};
+int store_totals(struct store *, struct store_totals *);
+
+void sub_row_clear(struct sub_row *);
+void sub_rows_free(struct sub_row *, size_t);
+void sub_status_clear(struct sub_status *);
+void message_rows_free(struct message_row *, size_t);
+void message_row_clear(struct message_row *);
+void attempt_rows_free(struct attempt_row *, size_t);
+void appevent_rows_free(struct appevent_row *, size_t);
+void eventtype_rows_free(struct eventtype_row *, size_t);
+void event_sub_rows_free(struct event_sub_row *, size_t);
+
+/* ---- delivery (issue 4) -------------------------------------------- */
+
+/* A message due for delivery, with its event. */
+struct due_row {
+	int64_t msg;
+	int64_t attempts;
+	int64_t next_attempt_at;
+	struct event_row ev;
+};
+
+/*
+ * The next pending messages of a subscription in queue order.  strict: the
+ * first limit pending ones whether due or not (the caller waits for the
+ * head); otherwise only those due by now with msg > after.
+ */
+int store_due(struct store *, int64_t sub_id, int strict, int64_t after,
+    int64_t now, int limit, struct due_row **rows, size_t *n);
+/* When the earliest pending message falls due (0 if none is pending). */
+int store_next_due(struct store *, int64_t sub_id, int64_t *at);
+void due_rows_free(struct due_row *, size_t);
+
+/* One attempt's outcome, recorded for each message it carried. */
+struct attempt_in {
+	int64_t sub_id;
+	int64_t msg;
+	int64_t started_at;
+	int64_t duration_ms;
+	const char *outcome;	/* ok, transport_error, app_error */
+	int64_t http_status;	/* 0: none */
+	const char *error;
+	const void *response;
+	size_t response_len;
+	int64_t max_attempts;	/* failures up to here make it dead */
+	int64_t next_attempt_at;
+};
+
+/* Records the attempt; *dead set when the message went dead. */
+int store_tx_attempt(struct store_tx *, const struct attempt_in *, int *dead)
+    __attribute__((warn_unused_result));
+/* The subscription's delivery status after an attempt. */
+int store_tx_sub_outcome(struct store_tx *, int64_t sub_id, int ok,
+    int64_t failures, const char *error, int64_t paused_until,
+    const char *reason) __attribute__((warn_unused_result));
+int store_tx_sub_state(struct store_tx *, int64_t sub_id, const char *state)
+    __attribute__((warn_unused_result));
+int store_tx_sub_validated(struct store_tx *, int64_t sub_id, int validated)
+    __attribute__((warn_unused_result));
+/* At start: push deliveries left in flight by a crash are pending again. */
+int store_tx_recover(struct store_tx *, int64_t *count)
+    __attribute__((warn_unused_result));
+/*
+ * Removes up to limit delivered messages older than before (and attempts
+ * and events no queue holds any more); *removed counts the rows.
+ */
+int store_tx_retention(struct store_tx *, int64_t before, int limit,
+    int64_t *removed) __attribute__((warn_unused_result));
 #endif

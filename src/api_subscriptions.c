@@ -1,0 +1,441 @@
+/*
+ * api_subscriptions.c: /api/v1/subscriptions: list, create, read, update
+ * (PATCH changes only the fields given), delete.  Fields and their rules
+ * live in subscription.c; this file maps them to HTTP.  Reads come from
+ * the catalog (in memory) plus live queue counts from the store.
+ *
+ * Threads: HTTP threads; write jobs on the store's writer.
+ */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "app.h"
+#include "catalog.h"
+#include "fmt.h"
+#include "http_server.h"
+#include "store.h"
+#include "subscription.h"
+#include "xmalloc.h"
+
+static json_t *
+api_time_or_null(int64_t ms)
+{
+	char when[FMT_TIME_LEN];
+
+	if (ms <= 0)
+		return json_null();
+	fmt_time(ms, when);
+	return json_string(when);
+}
+
+/* The subscription's live status: pause, queue counts, last outcomes. */
+static json_t *
+sub_status_json(struct app *app, const struct sub *s)
+{
+	static const char *const validation[] = { "refused", "none", "allowed" };
+	struct sub_status st;
+	json_t *o, *q;
+	int64_t now = fmt_now_ms();
+	int i, paused;
+
+	if (store_sub_status(app->store, s->id, &st) != STORE_OK)
+		return json_null();
+	paused = st.paused_until > now;
+	o = json_object();
+	json_object_set_new(o, "paused", json_boolean(paused));
+	json_object_set_new(o, "paused_until", paused &&
+	    st.paused_until != INT64_MAX ? api_time_or_null(st.paused_until) :
+	    json_null());
+	json_object_set_new(o, "pause_reason", paused && st.pause_reason ?
+	    json_string(st.pause_reason) : json_null());
+	q = json_object();
+	for (i = 0; i < 4; i++)
+		json_object_set_new(q, delivery_state_names[i],
+		    json_integer(st.count[i]));
+	json_object_set_new(o, "queue", q);
+	json_object_set_new(o, "consecutive_failures",
+	    json_integer(st.failures));
+	json_object_set_new(o, "last_error", st.last_error ?
+	    json_string(st.last_error) : json_null());
+	json_object_set_new(o, "last_error_at",
+	    api_time_or_null(st.last_error_at));
+	json_object_set_new(o, "last_success_at",
+	    api_time_or_null(st.last_success_at));
+	json_object_set_new(o, "validation", json_string(
+	    validation[st.validated < 0 ? 0 : st.validated > 0 ? 2 : 1]));
+	sub_status_clear(&st);
+	return o;
+}
+
+json_t *
+api_sub_json(struct app *app, const struct sub *s)
+{
+	json_t *o = sub_to_json(s);
+
+	json_object_set_new(o, "created_at", api_time_or_null(s->created_at));
+	json_object_set_new(o, "updated_at", api_time_or_null(s->updated_at));
+	json_object_set_new(o, "status", sub_status_json(app, s));
+	return o;
+}
+
+/* Parses the {id} of the path; replies 404 if it is not one. */
+int
+api_sub_id(struct http_req *req, int64_t *id)
+{
+	const char *p = http_req_param(req, 0);
+	char *end;
+	long long v = strtoll(p, &end, 10);
+
+	if (*p == '\0' || *end != '\0' || v <= 0) {
+		http_reply_problem(req, 404, NULL, NULL,
+		    "no subscription %s", p);
+		return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+void
+api_subs_list(struct http_req *req)
+{
+	struct app *app = http_req_app(req);
+	const char *topic = http_req_query(req, "topic");
+	const char *cursor = http_req_query(req, "cursor");
+	struct catalog_view *v;
+	json_t *items, *page;
+	int64_t after = 0;
+	size_t i;
+	int limit, n = 0;
+
+	if (api_limit(req, &limit) != 0)
+		return;
+	if (cursor != NULL && (after = strtoll(cursor, NULL, 10)) <= 0) {
+		http_reply_invalid(req, "cursor", "not a cursor from this list");
+		return;
+	}
+	v = catalog_acquire(app->catalog);
+	if (topic != NULL && catalog_topic(v, topic) == NULL) {
+		catalog_release(app->catalog, v);
+		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
+		    topic);
+		return;
+	}
+	/* the view is sorted by topic; the list is by id */
+	items = json_array();
+	for (;;) {
+		const struct sub *next = NULL;
+
+		for (i = 0; i < v->nsubs; i++) {
+			const struct sub *s = v->subs[i];
+
+			if (s->id <= after || (topic != NULL &&
+			    strcmp(s->topic, topic) != 0))
+				continue;
+			if (next == NULL || s->id < next->id)
+				next = s;
+		}
+		if (next == NULL || n == limit)
+			break;
+		json_array_append_new(items, api_sub_json(app, next));
+		after = next->id;
+		n++;
+	}
+	page = json_object();
+	json_object_set_new(page, "items", items);
+	json_object_set_new(page, "next_cursor", n == limit ?
+	    json_sprintf("%lld", (long long)after) : json_null());
+	catalog_release(app->catalog, v);
+	http_reply_json(req, 200, page);
+}
+
+/* A subscription write and what came of it. */
+struct sub_write {
+	struct sub *sub;	/* the new form (create, update) */
+	char *changed;		/* update: the fields given, for the event */
+	int64_t id;
+	int rc;
+};
+
+static void
+sub_write_free(struct sub_write *w)
+{
+	sub_free(w->sub);
+	free(w->changed);
+	free(w);
+}
+
+static void
+sub_row_of(const struct sub *s, struct sub_row *r, char **spec)
+{
+	memset(r, 0, sizeof *r);
+	*spec = sub_spec(s);
+	r->id = s->id;
+	r->topic_id = s->topic_id;
+	r->name = s->name;
+	r->state = (char *)sub_state_name(s->state);
+	r->spec = *spec;
+	r->secret = s->secret;
+}
+
+static int
+sub_create_apply(struct api_tx *t, void *arg)
+{
+	struct sub_write *w = arg;
+	struct sub_row r;
+	char *spec, id[32];
+
+	json_t *meta;
+
+	sub_row_of(w->sub, &r, &spec);
+	w->rc = store_tx_sub_insert(t->tx, &r, &w->id);
+	free(spec);
+	if (w->rc == STORE_OK) {
+		snprintf(id, sizeof id, "%lld", (long long)w->id);
+		meta = json_pack("{ssss}", "topic", w->sub->topic, "name",
+		    w->sub->name);
+		w->rc = api_sysevent(t, "subscription", "create", id, meta);
+		json_decref(meta);
+	}
+	return w->rc;
+}
+
+/* Answers with the subscription as the catalog now has it. */
+static void
+sub_reply(struct http_req *req, int64_t id, unsigned status)
+{
+	struct app *app = http_req_app(req);
+	struct catalog_view *v = catalog_acquire(app->catalog);
+	const struct sub *s = catalog_sub(v, id);
+	char *loc;
+
+	if (s == NULL)
+		http_reply_problem(req, 503, NULL, NULL,
+		    "the subscription was stored but could not be loaded");
+	else {
+		if (status == 201) {
+			loc = xasprintf("/api/v1/subscriptions/%lld",
+			    (long long)id);
+			http_reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
+			free(loc);
+		}
+		http_reply_json(req, status, api_sub_json(app, s));
+	}
+	catalog_release(app->catalog, v);
+}
+
+static void
+sub_write_reply(struct http_req *req, void *arg, int rc)
+{
+	struct sub_write *w = arg;
+
+	if (rc == STORE_OK)
+		sub_reply(req, w->id, w->changed ? 200 : 201);
+	else if (w->rc == STORE_CONFLICT)
+		http_reply_invalid_status(req, 409, "name", "a subscription "
+		    "named \"%s\" exists on topic %s: give this one another "
+		    "name", w->sub->name, w->sub->topic);
+	else if (w->rc == STORE_NOTFOUND)
+		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
+		    (long long)w->id);
+	else
+		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
+	sub_write_free(w);
+}
+
+/* Applies body to s; replies 400 naming the field if it is refused. */
+static int
+sub_apply(struct http_req *req, struct sub *s, json_t *body, int create)
+{
+	char *field, *cause;
+
+	if (sub_apply_json(s, body, create, &field, &cause) == 0)
+		return 0;
+	http_reply_invalid(req, field, "%s", cause);
+	free(field);
+	free(cause);
+	return -1;
+}
+
+void
+api_subs_create(struct http_req *req)
+{
+	struct app *app = http_req_app(req);
+	struct catalog_view *v;
+	const struct catalog_topic *t;
+	struct sub_write *w;
+	json_t *body;
+
+	if ((body = http_req_json(req)) == NULL)
+		return;
+	w = xcalloc(1, sizeof *w);
+	w->sub = sub_new();
+	if (sub_apply(req, w->sub, body, 1) != 0) {
+		sub_write_free(w);
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	v = catalog_acquire(app->catalog);
+	t = catalog_topic(v, w->sub->topic);
+	if (t != NULL)
+		w->sub->topic_id = t->id;
+	catalog_release(app->catalog, v);
+	if (w->sub->topic_id == 0) {
+		http_reply_invalid(req, "topic", "no topic named %s",
+		    w->sub->topic);
+		sub_write_free(w);
+		return;
+	}
+	api_write(req, sub_create_apply, sub_write_reply, w, 1);
+}
+
+void
+api_sub_get(struct http_req *req)
+{
+	struct app *app = http_req_app(req);
+	struct catalog_view *v;
+	const struct sub *s;
+	int64_t id;
+
+	if (api_sub_id(req, &id) != 0)
+		return;
+	v = catalog_acquire(app->catalog);
+	if ((s = catalog_sub(v, id)) == NULL)
+		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
+		    (long long)id);
+	else
+		http_reply_json(req, 200, api_sub_json(app, s));
+	catalog_release(app->catalog, v);
+}
+
+/* Loads the stored subscription into a struct sub that can be changed. */
+static struct sub *
+sub_load_row(struct http_req *req, int64_t id)
+{
+	struct sub_row r;
+	struct sub *s;
+	char *cause;
+	int rc = store_sub_get(http_req_app(req)->store, id, &r);
+
+	if (rc != STORE_OK) {
+		http_reply_problem(req, rc == STORE_NOTFOUND ? 404 : 503, NULL,
+		    NULL, rc == STORE_NOTFOUND ? "no subscription %lld" :
+		    "storage unavailable (%lld)", (long long)id);
+		return NULL;
+	}
+	if ((s = sub_load(r.spec, &cause)) == NULL) {
+		http_reply_problem(req, 500, NULL, NULL, "subscription %lld "
+		    "does not load: %s", (long long)id, cause);
+		free(cause);
+		sub_row_clear(&r);
+		return NULL;
+	}
+	s->id = r.id;
+	s->topic_id = r.topic_id;
+	free(s->topic);
+	free(s->name);
+	s->topic = r.topic;
+	s->name = r.name;
+	s->secret = r.secret;
+	r.topic = r.name = r.secret = NULL;
+	if (sub_state_parse(r.state, &s->state) != 0)
+		s->state = SUB_DISABLED;
+	sub_row_clear(&r);
+	return s;
+}
+
+static int
+sub_update_apply(struct api_tx *t, void *arg)
+{
+	struct sub_write *w = arg;
+	struct sub_row r;
+	char *spec, id[32];
+
+	json_t *meta;
+
+	sub_row_of(w->sub, &r, &spec);
+	w->rc = store_tx_sub_update(t->tx, &r);
+	free(spec);
+	if (w->rc == STORE_OK) {
+		snprintf(id, sizeof id, "%lld", (long long)w->id);
+		meta = json_pack("{ssss}", "fields", w->changed, "state",
+		    sub_state_name(w->sub->state));
+		w->rc = api_sysevent(t, "subscription", "update", id, meta);
+		json_decref(meta);
+	}
+	return w->rc;
+}
+
+void
+api_sub_update(struct http_req *req)
+{
+	struct sub_write *w;
+	struct buf changed;
+	const char *key;
+	json_t *body, *val;
+	int64_t id;
+
+	if (api_sub_id(req, &id) != 0 || (body = http_req_json(req)) == NULL)
+		return;
+	w = xcalloc(1, sizeof *w);
+	w->id = id;
+	if ((w->sub = sub_load_row(req, id)) == NULL ||
+	    sub_apply(req, w->sub, body, 0) != 0) {
+		sub_write_free(w);
+		json_decref(body);
+		return;
+	}
+	buf_init(&changed, 0);
+	json_object_foreach(body, key, val)
+		buf_printf(&changed, "%s%s", changed.len ? "," : "", key);
+	w->changed = buf_take(&changed, NULL);
+	json_decref(body);
+	api_write(req, sub_update_apply, sub_write_reply, w, 1);
+}
+
+static int
+sub_delete_apply(struct api_tx *t, void *arg)
+{
+	struct sub_write *w = arg;
+	char id[32];
+
+	w->rc = store_tx_sub_delete(t->tx, w->id);
+	if (w->rc == STORE_OK) {
+		snprintf(id, sizeof id, "%lld", (long long)w->id);
+		w->rc = api_sysevent(t, "subscription", "delete", id, NULL);
+	}
+	return w->rc;
+}
+
+static void
+sub_delete_reply(struct http_req *req, void *arg, int rc)
+{
+	struct sub_write *w = arg;
+
+	if (rc == STORE_OK)
+		http_reply(req, 204, NULL, NULL, 0);
+	else if (w->rc == STORE_NOTFOUND)
+		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
+		    (long long)w->id);
+	else
+		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
+	sub_write_free(w);
+}
+
+void
+api_sub_delete(struct http_req *req)
+{
+	struct sub_write *w;
+	int64_t id;
+
+	if (api_sub_id(req, &id) != 0)
+		return;
+	w = xcalloc(1, sizeof *w);
+	w->id = id;
+	api_write(req, sub_delete_apply, sub_delete_reply, w, 1);
+}

@@ -1,0 +1,887 @@
+/*
+ * dispatcher.c: the delivery worker pool and its scheduler.
+ *
+ * Each subscription that delivers has a runtime record (struct dsub): its
+ * pause, consecutive failures, requests in flight and rate-limit slot.  A
+ * subscription is "ready" when it may have due messages and nothing stops
+ * it; ready ones wait in a round-robin list, and those that must wait (a
+ * pause, a not-yet-due head message, a rate-limit slot) sit in a timer heap.
+ * Nothing polls: ingest, pause ends and completions wake the workers, and
+ * an idle worker sleeps in curl_multi_poll until then.
+ *
+ * A worker takes a ready subscription, reads its due messages (in queue
+ * order; with max_inflight 1 the head message blocks the rest), starts one
+ * request on its own libcurl pool (deliver.c) and goes on to the next.  A
+ * finished request becomes a write job that records the attempt for every
+ * message it carried, moves them to delivered or back to pending (dead at
+ * max_attempts), and pauses the subscription by the outcome's class.  A
+ * message is "in flight" in memory only: after a crash it is still pending
+ * in the store, and is delivered again (at least once).
+ *
+ * Threads: the workers; the writer thread runs the completion jobs;
+ * dispatcher_wake/reload/pause from any thread.  One mutex guards the
+ * scheduler state.
+ */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "catalog.h"
+#include "cloudevent.h"
+#include "config.h"
+#include "deliver.h"
+#include "dispatcher.h"
+#include "fmt.h"
+#include "log.h"
+#include "pause.h"
+#include "route.h"
+#include "store.h"
+#include "subscription.h"
+#include "sysevent.h"
+#include "xmalloc.h"
+
+#define WORKER_MAX_REQUESTS 256	/* requests in flight per worker */
+#define DISPATCH_IDLE_MS 60000	/* longest sleep with nothing to do */
+
+struct dsub {
+	int64_t id;
+	int64_t paused_until;	/* ms; INT64_MAX: until resumed */
+	char reason[16];	/* why it is paused */
+	int64_t failures;	/* consecutive failed attempts */
+	int validated;		/* handshake: -1 refused, 0 not yet, 1 ok */
+	int inflight;		/* requests in flight (claims included) */
+	int64_t claimed_upto;	/* highest msg in flight (max_inflight > 1) */
+	int64_t next_slot_at;	/* rate limit: not before */
+	int64_t timer_at;	/* in the timer heap until then; 0: not */
+	int ready;		/* in the ready list */
+	int claiming;		/* a worker is reading its due messages */
+	int again;		/* woken while busy: look again after */
+	int loaded;		/* status read from the store */
+	struct dsub *next;	/* ready list */
+};
+
+struct worker {
+	struct dispatcher *d;
+	pthread_t thread;
+	struct deliver *dl;
+	int requests;		/* in flight on this worker */
+};
+
+struct timer {
+	int64_t at;
+	struct dsub *ds;
+};
+
+struct dispatcher {
+	struct app *app;
+	pthread_mutex_t lock;
+	struct dsub **subs;	/* sorted by id; never freed before stop */
+	size_t nsubs;
+	struct dsub *ready_head, *ready_tail;
+	struct timer *heap;	/* min-heap on at */
+	size_t nheap, heapsize;
+	struct worker *workers;
+	int nworkers;
+	int stopping;
+	char *origin;		/* WebHook-Request-Origin we send */
+	char *user_agent;
+	pthread_t janitor;
+	pthread_cond_t janitor_wake;
+};
+
+/* One request in flight. */
+struct request {
+	struct worker *w;
+	struct dsub *ds;
+	struct catalog_view *view; /* keeps sub alive */
+	const struct sub *sub;
+	struct due_row *rows;
+	size_t n;
+	struct cloudevent **evs;
+	struct deliver_msg *msgs;
+	char (*ids)[FMT_MSG_LEN];
+	int handshake;
+};
+
+/* A finished request on its way through the writer. */
+struct outcome {
+	struct dispatcher *d;
+	struct request *r;
+	struct deliver_result res;
+	enum pause_cause cause;
+	int ok;
+	int gone;
+	int64_t pause_ms;
+	int64_t failures;
+	struct route_hits hits;
+	int ndead;
+};
+
+/* ---- scheduler (d->lock held) -------------------------------------- */
+
+static void
+timer_swap(struct dispatcher *d, size_t a, size_t b)
+{
+	struct timer t = d->heap[a];
+
+	d->heap[a] = d->heap[b];
+	d->heap[b] = t;
+}
+
+static void
+timer_push(struct dispatcher *d, struct dsub *ds, int64_t at)
+{
+	size_t i;
+
+	if (ds->timer_at != 0 && ds->timer_at <= at)
+		return;
+	ds->timer_at = at;
+	if (d->nheap == d->heapsize) {
+		d->heapsize = d->heapsize ? d->heapsize * 2 : 64;
+		d->heap = xrealloc(d->heap, d->heapsize * sizeof *d->heap);
+	}
+	i = d->nheap++;
+	d->heap[i].at = at;
+	d->heap[i].ds = ds;
+	while (i > 0 && d->heap[(i - 1) / 2].at > d->heap[i].at) {
+		timer_swap(d, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+timer_pop(struct dispatcher *d)
+{
+	size_t i = 0, l, m;
+
+	d->heap[0] = d->heap[--d->nheap];
+	for (;;) {
+		l = 2 * i + 1;
+		m = i;
+		if (l < d->nheap && d->heap[l].at < d->heap[m].at)
+			m = l;
+		if (l + 1 < d->nheap && d->heap[l + 1].at < d->heap[m].at)
+			m = l + 1;
+		if (m == i)
+			break;
+		timer_swap(d, i, m);
+		i = m;
+	}
+}
+
+static void
+ready_push(struct dispatcher *d, struct dsub *ds)
+{
+	if (ds->ready)
+		return;
+	ds->ready = 1;
+	ds->next = NULL;
+	if (d->ready_tail != NULL)
+		d->ready_tail->next = ds;
+	else
+		d->ready_head = ds;
+	d->ready_tail = ds;
+}
+
+static struct dsub *
+dsub_find(struct dispatcher *d, int64_t id)
+{
+	size_t lo = 0, hi = d->nsubs, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (d->subs[mid]->id == id)
+			return d->subs[mid];
+		if (d->subs[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct dsub *
+dsub_get(struct dispatcher *d, int64_t id)
+{
+	struct dsub *ds = dsub_find(d, id);
+	size_t i;
+
+	if (ds != NULL)
+		return ds;
+	ds = xcalloc(1, sizeof *ds);
+	ds->id = id;
+	d->subs = xrealloc(d->subs, (d->nsubs + 1) * sizeof *d->subs);
+	for (i = d->nsubs; i > 0 && d->subs[i - 1]->id > id; i--)
+		d->subs[i] = d->subs[i - 1];
+	d->subs[i] = ds;
+	d->nsubs++;
+	return ds;
+}
+
+static void
+dispatcher_kick(struct dispatcher *d)
+{
+	int i;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (d->workers[i].dl != NULL)
+			deliver_wakeup(d->workers[i].dl);
+}
+
+/* Moves expired timers to the ready list; returns ms to the next one. */
+static int64_t
+sched_timers(struct dispatcher *d, int64_t now)
+{
+	struct dsub *ds;
+
+	while (d->nheap > 0 && d->heap[0].at <= now) {
+		ds = d->heap[0].ds;
+		if (ds->timer_at == d->heap[0].at) {
+			ds->timer_at = 0;
+			ready_push(d, ds);
+		}
+		timer_pop(d);
+	}
+	return d->nheap > 0 ? d->heap[0].at - now : DISPATCH_IDLE_MS;
+}
+
+/*
+ * Takes the next subscription that may send now; NULL when none.  The sub
+ * it returns is counted in flight (a claim) until the request ends.
+ */
+static struct dsub *
+sched_take(struct dispatcher *d, const struct catalog_view *v, int64_t now,
+    const struct sub **subp, int *handshake)
+{
+	const struct sub *s;
+	struct dsub *ds;
+
+	while ((ds = d->ready_head) != NULL) {
+		d->ready_head = ds->next;
+		if (d->ready_head == NULL)
+			d->ready_tail = NULL;
+		ds->ready = 0;
+		s = catalog_sub(v, ds->id);
+		if (s == NULL || s->pull || !sub_state_delivers(s->state) ||
+		    !ds->loaded)
+			continue;
+		if (ds->paused_until > now) {
+			if (ds->paused_until != INT64_MAX)
+				timer_push(d, ds, ds->paused_until);
+			continue;
+		}
+		if (ds->claiming || ds->inflight >= (s->validate &&
+		    ds->validated == 0 ? 1 : s->max_inflight)) {
+			ds->again = 1;
+			continue;
+		}
+		if (s->validate && ds->validated < 0)
+			continue;
+		if (ds->next_slot_at > now) {
+			timer_push(d, ds, ds->next_slot_at);
+			continue;
+		}
+		*handshake = s->validate && ds->validated == 0;
+		ds->inflight++;
+		ds->claiming = 1;
+		ds->again = 0;
+		*subp = s;
+		return ds;
+	}
+	return NULL;
+}
+
+/* ---- requests ------------------------------------------------------ */
+
+static void
+request_free(struct request *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++)
+		cloudevent_free(r->evs[i]);
+	free(r->evs);
+	free(r->msgs);
+	free(r->ids);
+	due_rows_free(r->rows, r->n);
+	free(r);
+}
+
+/* The subscription's request fields for deliver. */
+static void
+request_sub(const struct sub *s, struct deliver_sub *ds)
+{
+	memset(ds, 0, sizeof *ds);
+	ds->id = s->id;
+	ds->sink = s->sink;
+	ds->http_method = s->http_method;
+	ds->soap = s->soap;
+	ds->binary = s->binary;
+	ds->soap_version = s->soap_version;
+	ds->soap_action = s->soap_action;
+	ds->wrap_in_list = s->wrap_in_list;
+	ds->headers = (const char *const *)s->headers;
+	ds->secret = s->secret;
+	ds->timeout_ms = s->timeout_ms;
+}
+
+static void request_done(void *, const struct deliver_result *);
+
+/* Ends a claim that sent nothing (d->lock not held). */
+static void
+request_cancel(struct dispatcher *d, struct request *r, int64_t wait_until)
+{
+	struct dsub *ds = r->ds;
+
+	pthread_mutex_lock(&d->lock);
+	ds->inflight--;
+	ds->claiming = 0;
+	if (wait_until > 0)
+		timer_push(d, ds, wait_until);
+	else if (ds->again)
+		ready_push(d, ds);
+	pthread_mutex_unlock(&d->lock);
+	catalog_release(d->app->catalog, r->view);
+	request_free(r);
+}
+
+/* Reads the due messages and starts the request (d->lock not held). */
+static void
+request_start(struct worker *w, struct request *r, int64_t now)
+{
+	struct dispatcher *d = w->d;
+	const struct sub *s = r->sub;
+	struct deliver_sub dsub;
+	int64_t after, at = 0;
+	size_t i, n;
+	int strict = s->max_inflight == 1;
+
+	request_sub(s, &dsub);
+	if (r->handshake) {
+		pthread_mutex_lock(&d->lock);
+		r->ds->claiming = 0;
+		pthread_mutex_unlock(&d->lock);
+		if (deliver_handshake(w->dl, &dsub, d->origin, request_done,
+		    r) != 0)
+			request_cancel(d, r, now + s->tcp_error_pause_ms);
+		else
+			w->requests++;
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	after = r->ds->inflight > 1 ? r->ds->claimed_upto : 0;
+	pthread_mutex_unlock(&d->lock);
+	if (store_due(d->app->store, s->id, strict, after, now,
+	    (int)s->batch_size, &r->rows, &r->n) != STORE_OK) {
+		request_cancel(d, r, now + 1000);
+		return;
+	}
+	/* strict order: send only the due run at the head of the queue */
+	for (n = 0; n < r->n && r->rows[n].next_attempt_at <= now; n++)
+		;
+	if (n == 0) {
+		if (r->n > 0)
+			at = r->rows[0].next_attempt_at;
+		else if (!strict)
+			store_next_due(d->app->store, s->id, &at);
+		request_cancel(d, r, at > now ? at : 0);
+		return;
+	}
+	r->evs = xcalloc(n, sizeof *r->evs);
+	r->msgs = xcalloc(n, sizeof *r->msgs);
+	r->ids = xcalloc(n, sizeof *r->ids);
+	for (i = 0; i < n; i++) {
+		struct event_row *e = &r->rows[i].ev;
+
+		r->evs[i] = cloudevent_from_stored(e->attrs,
+		    (enum ce_data_kind)e->kind, e->data, e->data_len);
+		fmt_msg(r->rows[i].msg, r->ids[i]);
+		r->msgs[i].webhook_id = r->ids[i];
+		r->msgs[i].ev = r->evs[i];
+	}
+	/* rows past n stay unsent: forget them */
+	for (i = n; i < r->n; i++)
+		event_row_clear(&r->rows[i].ev);
+	r->n = n;
+	pthread_mutex_lock(&d->lock);
+	r->ds->claiming = 0;
+	if (r->rows[n - 1].msg > r->ds->claimed_upto)
+		r->ds->claimed_upto = r->rows[n - 1].msg;
+	r->ds->next_slot_at = (r->ds->next_slot_at > now ?
+	    r->ds->next_slot_at : now) + pause_rate_spacing(s->rate_limit,
+	    (int64_t)n);
+	/* with room for more, let another request of this sub start */
+	if (r->ds->inflight < s->max_inflight)
+		ready_push(d, r->ds);
+	pthread_mutex_unlock(&d->lock);
+	if (deliver_start(w->dl, &dsub, r->msgs, r->n, request_done, r) != 0) {
+		log_error("dispatch", "subscription %lld: cannot start a "
+		    "request", (long long)s->id);
+		request_cancel(d, r, now + s->tcp_error_pause_ms);
+		return;
+	}
+	w->requests++;
+}
+
+/* ---- outcomes ------------------------------------------------------ */
+
+static const char *
+outcome_name(enum deliver_outcome o)
+{
+	return o == DELIVER_OK ? "ok" : o == DELIVER_TRANSPORT ?
+	    "transport_error" : "app_error";
+}
+
+static const char *
+cause_name(enum pause_cause c)
+{
+	return c == PAUSE_TRANSPORT ? "tcp_error" : c == PAUSE_APP ?
+	    "app_error" : "retry_after";
+}
+
+static int
+outcome_handshake(struct store_tx *tx, struct outcome *o)
+{
+	return store_tx_sub_validated(tx, o->r->sub->id, o->ok ? 1 :
+	    o->res.outcome == DELIVER_APP ? -1 : 0);
+}
+
+/* Writer thread: records the attempt of every message the request held. */
+static int
+outcome_apply(struct store_tx *tx, void *arg)
+{
+	struct outcome *o = arg;
+	struct request *r = o->r;
+	const struct sub *s = r->sub;
+	struct attempt_in a;
+	struct sysevent se;
+	char id[32];
+	size_t i;
+	int dead, rc = STORE_OK;
+
+	if (r->handshake)
+		return outcome_handshake(tx, o);
+	memset(&a, 0, sizeof a);
+	a.sub_id = s->id;
+	a.started_at = o->res.started_at;
+	a.duration_ms = o->res.duration_ms;
+	a.outcome = outcome_name(o->res.outcome);
+	a.http_status = o->res.http_status;
+	a.error = o->res.error;
+	a.response = o->res.response;
+	a.response_len = o->res.response_len;
+	a.max_attempts = s->max_attempts;
+	a.next_attempt_at = store_tx_now(tx) + o->pause_ms;
+	snprintf(id, sizeof id, "%lld", (long long)s->id);
+	for (i = 0; i < r->n && rc == STORE_OK; i++) {
+		a.msg = r->rows[i].msg;
+		rc = store_tx_attempt(tx, &a, &dead);
+		if (rc == STORE_OK && dead) {
+			json_t *meta = json_pack("{sssIss}", "msg", r->ids[i],
+			    "attempts", (json_int_t)r->rows[i].attempts + 1,
+			    "last_error", o->res.error ? o->res.error : "");
+			struct catalog_view *v = catalog_acquire(
+			    o->d->app->catalog);
+
+			se = (struct sysevent){ "delivery", "dead", id, "system",
+				meta };
+			rc = sysevent_record(tx, v, o->d->app->node, &se,
+			    &o->hits);
+			catalog_release(o->d->app->catalog, v);
+			json_decref(meta);
+			o->ndead++;
+		}
+	}
+	if (rc == STORE_OK)
+		rc = store_tx_sub_outcome(tx, s->id, o->ok, o->failures,
+		    o->res.error, store_tx_now(tx) + o->pause_ms,
+		    cause_name(o->cause));
+	if (rc == STORE_OK && o->gone) {
+		struct catalog_view *v = catalog_acquire(o->d->app->catalog);
+
+		se = (struct sysevent){ "subscription", "gone", id, "system",
+			NULL };
+		rc = store_tx_sub_state(tx, s->id, "disabled");
+		if (rc == STORE_OK)
+			rc = sysevent_record(tx, v, o->d->app->node, &se,
+			    &o->hits);
+		catalog_release(o->d->app->catalog, v);
+	}
+	return rc;
+}
+
+/* Writer thread, after the commit: updates the scheduler. */
+static void
+outcome_done(void *arg, int rc)
+{
+	struct outcome *o = arg;
+	struct dispatcher *d = o->d;
+	struct request *r = o->r;
+	struct dsub *ds = r->ds;
+	int64_t now = fmt_now_ms();
+	size_t i;
+
+	if (rc != STORE_OK)
+		log_error("dispatch", "subscription %lld: the attempt could not "
+		    "be recorded; its messages stay pending",
+		    (long long)r->sub->id);
+	if (o->gone && catalog_reload(d->app->catalog) != 0)
+		log_error("dispatch", "catalog: reload failed");
+	pthread_mutex_lock(&d->lock);
+	ds->inflight--;
+	if (r->handshake)
+		ds->validated = o->ok ? 1 : o->res.outcome == DELIVER_APP ? -1 :
+		    0;
+	if (o->ok) {
+		ds->failures = 0;
+	} else {
+		ds->failures = o->failures;
+		if (ds->paused_until != INT64_MAX) {
+			ds->paused_until = now + o->pause_ms;
+			snprintf(ds->reason, sizeof ds->reason, "%s",
+			    cause_name(o->cause));
+		}
+		/* the failed messages are due again after the pause */
+		ds->claimed_upto = 0;
+	}
+	if (ds->inflight == 0)
+		ds->claimed_upto = 0;
+	if (ds->paused_until > now && ds->paused_until != INT64_MAX)
+		timer_push(d, ds, ds->paused_until);
+	else if (ds->paused_until <= now)
+		ready_push(d, ds);
+	pthread_mutex_unlock(&d->lock);
+	for (i = 0; i < o->hits.n; i++)
+		dispatcher_wake(d, o->hits.ids[i]);
+	dispatcher_kick(d);
+	if (log_enabled(LOGL_DEBUG))
+		log_debug("dispatch", "subscription %lld: %zu message(s) %s "
+		    "status %d in %lld ms%s", (long long)r->sub->id, r->n,
+		    outcome_name(o->res.outcome), o->res.http_status,
+		    (long long)o->res.duration_ms, o->ndead ? " (dead)" : "");
+	route_hits_clear(&o->hits);
+	catalog_release(d->app->catalog, r->view);
+	request_free(r);
+	free(o->res.error);
+	free(o->res.response);
+	free(o->res.allowed_origin);
+	free(o);
+}
+
+/* Worker thread: a request finished; record it through the writer. */
+static void
+request_done(void *arg, const struct deliver_result *res)
+{
+	struct request *r = arg;
+	struct dispatcher *d = r->w->d;
+	const struct sub *s = r->sub;
+	struct outcome *o = xcalloc(1, sizeof *o);
+	struct pause_rule rule = { s->tcp_error_pause_ms, s->app_error_pause_ms,
+		s->backoff_factor, s->max_pause_ms };
+
+	r->w->requests--;
+	o->d = d;
+	o->r = r;
+	o->res = *res;
+	o->res.error = res->error ? xstrdup(res->error) : NULL;
+	o->res.response = res->response_len ?
+	    xmemdup(res->response, res->response_len) : NULL;
+	o->res.allowed_origin = res->allowed_origin ?
+	    xstrdup(res->allowed_origin) : NULL;
+	o->ok = res->outcome == DELIVER_OK;
+	o->gone = !r->handshake && res->http_status == 410;
+	pthread_mutex_lock(&d->lock);
+	o->failures = o->ok ? 0 : r->ds->failures + 1;
+	pthread_mutex_unlock(&d->lock);
+	if (!o->ok) {
+		o->cause = res->outcome == DELIVER_TRANSPORT ? PAUSE_TRANSPORT :
+		    res->retry_after_ms >= 0 ? PAUSE_RETRY_AFTER : PAUSE_APP;
+		o->pause_ms = pause_after(&rule, o->cause, o->failures,
+		    res->retry_after_ms);
+		if (r->handshake && res->outcome == DELIVER_APP)
+			o->pause_ms = 0;
+		log_info("dispatch", "subscription %lld: %s%s (status %d): "
+		    "pausing %lld ms", (long long)s->id,
+		    r->handshake ? "handshake " : "",
+		    outcome_name(res->outcome), res->http_status,
+		    (long long)o->pause_ms);
+	}
+	store_submit(d->app->store, outcome_apply, outcome_done, o, 0);
+}
+
+/* ---- workers ------------------------------------------------------- */
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct dispatcher *d = w->d;
+	struct catalog_view *v;
+	struct request *r;
+	const struct sub *s;
+	struct dsub *ds;
+	int64_t now, wait;
+	int handshake;
+
+	for (;;) {
+		now = fmt_now_ms();
+		pthread_mutex_lock(&d->lock);
+		if (d->stopping && w->requests == 0) {
+			pthread_mutex_unlock(&d->lock);
+			break;
+		}
+		wait = sched_timers(d, now);
+		while (!d->stopping && w->requests < WORKER_MAX_REQUESTS) {
+			v = catalog_acquire(d->app->catalog);
+			ds = sched_take(d, v, now, &s, &handshake);
+			if (ds == NULL) {
+				catalog_release(d->app->catalog, v);
+				break;
+			}
+			pthread_mutex_unlock(&d->lock);
+			r = xcalloc(1, sizeof *r);
+			r->w = w;
+			r->ds = ds;
+			r->view = v;
+			r->sub = s;
+			r->handshake = handshake;
+			request_start(w, r, now);
+			pthread_mutex_lock(&d->lock);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (wait > DISPATCH_IDLE_MS)
+			wait = DISPATCH_IDLE_MS;
+		deliver_run(w->dl, wait > 0 ? (int)wait : 0);
+	}
+	return NULL;
+}
+
+/* ---- janitor: crash recovery at start, retention ------------------- */
+
+static int
+janitor_recover(struct store_tx *tx, void *arg)
+{
+	int64_t *n = arg;
+
+	return store_tx_recover(tx, n);
+}
+
+/* work[0]: remove what is older than this; work[1]: rows removed. */
+static int
+janitor_retire(struct store_tx *tx, void *arg)
+{
+	int64_t *work = arg;
+
+	return store_tx_retention(tx, work[0], 500, &work[1]);
+}
+
+static int
+dispatcher_barrier(struct store_tx *tx, void *arg)
+{
+	return STORE_OK;
+}
+
+static void *
+janitor_main(void *arg)
+{
+	struct dispatcher *d = arg;
+	struct timespec ts;
+	int64_t work[2];
+	int rounds;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stopping) {
+		pthread_mutex_unlock(&d->lock);
+		/* small batches, each its own transaction, so ingest flows */
+		for (rounds = 0; rounds < 100; rounds++) {
+			work[0] = fmt_now_ms() - d->app->cfg->retention;
+			work[1] = 0;
+			if (store_run(d->app->store, janitor_retire, work, 0) !=
+			    STORE_OK || work[1] < 500)
+				break;
+		}
+		pthread_mutex_lock(&d->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 60;
+		if (!d->stopping)
+			pthread_cond_timedwait(&d->janitor_wake, &d->lock, &ts);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* ---- start, stop, wake --------------------------------------------- */
+
+/* Reads every delivering subscription's pause state and makes it ready. */
+static void
+dispatcher_load(struct dispatcher *d)
+{
+	struct catalog_view *v = catalog_acquire(d->app->catalog);
+	struct sub_status st;
+	struct dsub *ds;
+	size_t i;
+
+	for (i = 0; i < v->nsubs; i++) {
+		const struct sub *s = v->subs[i];
+
+		pthread_mutex_lock(&d->lock);
+		ds = dsub_get(d, s->id);
+		pthread_mutex_unlock(&d->lock);
+		if (store_sub_status(d->app->store, s->id, &st) != STORE_OK)
+			continue;
+		pthread_mutex_lock(&d->lock);
+		ds->paused_until = st.paused_until;
+		snprintf(ds->reason, sizeof ds->reason, "%s",
+		    st.pause_reason ? st.pause_reason : "");
+		ds->failures = st.failures;
+		ds->validated = st.validated;
+		ds->loaded = 1;
+		if (sub_state_delivers(s->state))
+			ready_push(d, ds);
+		pthread_mutex_unlock(&d->lock);
+		sub_status_clear(&st);
+	}
+	catalog_release(d->app->catalog, v);
+}
+
+struct dispatcher *
+dispatcher_start(struct app *app, char **cause)
+{
+	struct dispatcher *d = xcalloc(1, sizeof *d);
+	struct deliver_options opt = { 0 };
+	int64_t recovered = 0;
+	long cores;
+	int i;
+
+	d->app = app;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->janitor_wake, NULL);
+	d->origin = xstrdup(app->node);
+	d->user_agent = xasprintf("sluice/%s", PACKAGE_VERSION);
+	if (store_run(app->store, janitor_recover, &recovered, 0) != STORE_OK)
+		log_warn("dispatch", "could not reset messages left in flight");
+	else if (recovered > 0)
+		log_info("dispatch", "%lld message(s) left in flight by the last "
+		    "run are pending again", (long long)recovered);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	d->nworkers = app->cfg->workers > 0 ? (int)app->cfg->workers :
+	    cores > 0 ? (int)cores : 1;
+	d->workers = xcalloc((size_t)d->nworkers, sizeof *d->workers);
+	opt.ca_file = app->cfg->ca_file;
+	opt.insecure_tls = app->cfg->insecure_tls;
+	opt.sink_deny = app->cfg->sink_deny;
+	opt.user_agent = d->user_agent;
+	opt.max_response = 1 << 20;
+	if (opt.insecure_tls)
+		log_warn("dispatch", "insecure_tls is on: sinks' TLS "
+		    "certificates are NOT verified");
+	for (i = 0; i < d->nworkers; i++) {
+		d->workers[i].d = d;
+		if ((d->workers[i].dl = deliver_new(&opt, cause)) == NULL)
+			goto fail;
+	}
+	dispatcher_load(d);
+	for (i = 0; i < d->nworkers; i++)
+		if (pthread_create(&d->workers[i].thread, NULL, worker_main,
+		    &d->workers[i]) != 0)
+			fatalx("dispatch", "cannot start worker threads");
+	if (pthread_create(&d->janitor, NULL, janitor_main, d) != 0)
+		fatalx("dispatch", "cannot start the janitor thread");
+	log_info("dispatch", "%d delivery worker(s)", d->nworkers);
+	return d;
+fail:
+	for (i = 0; i < d->nworkers; i++)
+		deliver_free(d->workers[i].dl);
+	free(d->workers);
+	free(d->origin);
+	free(d->user_agent);
+	free(d);
+	return NULL;
+}
+
+void
+dispatcher_stop(struct dispatcher *d)
+{
+	size_t i;
+	int w;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = 1;
+	pthread_cond_signal(&d->janitor_wake);
+	pthread_mutex_unlock(&d->lock);
+	dispatcher_kick(d);
+	for (w = 0; w < d->nworkers; w++)
+		pthread_join(d->workers[w].thread, NULL);
+	pthread_join(d->janitor, NULL);
+	/* completion jobs queued in the writer before this must find us */
+	store_run(d->app->store, dispatcher_barrier, NULL, 0);
+	for (w = 0; w < d->nworkers; w++)
+		deliver_free(d->workers[w].dl);
+	for (i = 0; i < d->nsubs; i++)
+		free(d->subs[i]);
+	free(d->subs);
+	free(d->heap);
+	free(d->workers);
+	free(d->origin);
+	free(d->user_agent);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->janitor_wake);
+	free(d);
+}
+
+void
+dispatcher_wake(struct dispatcher *d, int64_t sub_id)
+{
+	struct dsub *ds;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	ds = dsub_find(d, sub_id);
+	if (ds != NULL && ds->loaded) {
+		if (ds->inflight > 0)
+			ds->again = 1;
+		if (ds->timer_at == 0)
+			ready_push(d, ds);
+	}
+	pthread_mutex_unlock(&d->lock);
+	dispatcher_kick(d);
+}
+
+void
+dispatcher_reload(struct dispatcher *d)
+{
+	if (d == NULL)
+		return;
+	dispatcher_load(d);
+	dispatcher_kick(d);
+}
+
+void
+dispatcher_pause(struct dispatcher *d, int64_t sub_id, int64_t until)
+{
+	struct dsub *ds;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	ds = dsub_get(d, sub_id);
+	ds->paused_until = until;
+	snprintf(ds->reason, sizeof ds->reason, "manual");
+	if (until == 0) {
+		ds->failures = 0;
+		ds->timer_at = 0;
+		ready_push(d, ds);
+	} else if (until != INT64_MAX)
+		timer_push(d, ds, until);
+	pthread_mutex_unlock(&d->lock);
+	dispatcher_kick(d);
+}

@@ -1,0 +1,28 @@
+/*
+ * dispatcher.h: the delivery worker pool and its scheduler.  Picks the
+ * subscriptions that have due messages and are not paused, hands their
+ * requests to worker threads (each with its own libcurl pool via deliver),
+ * records every attempt, and pauses a subscription after a failure.
+ *
+ * Threads: dispatcher_wake and dispatcher_reload from any thread.
+ */
+#ifndef SLUICE_DISPATCHER_H
+#define SLUICE_DISPATCHER_H
+
+#include <stdint.h>
+
+struct app;
+struct dispatcher;
+
+/* Starts the workers; NULL and *cause on error. */
+struct dispatcher *dispatcher_start(struct app *, char **cause);
+/* Stops taking work, waits for requests in flight, joins the workers. */
+void dispatcher_stop(struct dispatcher *);
+/* The subscription may have new due messages (NULL-safe). */
+void dispatcher_wake(struct dispatcher *, int64_t sub_id);
+/* Subscriptions changed: re-read them from the catalog (NULL-safe). */
+void dispatcher_reload(struct dispatcher *);
+/* An operator paused (until > now) or resumed (until 0) a subscription. */
+void dispatcher_pause(struct dispatcher *, int64_t sub_id, int64_t until);
+
+#endif

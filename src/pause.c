@@ -1,0 +1,40 @@
+/*
+ * pause.c: the pause rules.  With backoff_factor 1 (the default) a failure
+ * pauses for the fixed time of its class, as Zato does; a larger factor
+ * grows the pause with each consecutive failure up to max_pause_ms, and a
+ * success starts again from the base.
+ *
+ * Pure: thread-safe.
+ */
+#include "autoconfig.h"
+
+#include <math.h>
+
+#include "pause.h"
+
+int64_t
+pause_after(const struct pause_rule *r, enum pause_cause cause,
+    int64_t failures, int64_t retry_after_ms)
+{
+	double p;
+
+	if (cause == PAUSE_RETRY_AFTER)
+		return retry_after_ms < r->max_pause_ms ? retry_after_ms :
+		    r->max_pause_ms;
+	p = (double)(cause == PAUSE_TRANSPORT ? r->tcp_error_pause_ms :
+	    r->app_error_pause_ms);
+	if (r->backoff_factor <= 1 || failures <= 1)
+		return (int64_t)p;
+	p *= pow(r->backoff_factor, (double)(failures - 1));
+	if (p > (double)r->max_pause_ms)
+		return r->max_pause_ms > (int64_t)0 ? r->max_pause_ms : 0;
+	return (int64_t)p;
+}
+
+int64_t
+pause_rate_spacing(int64_t rate, int64_t n)
+{
+	if (rate <= 0)
+		return 0;
+	return (n * 1000 + rate - 1) / rate;
+}
