@@ -47,7 +47,8 @@ struct deliver_result {
 	enum deliver_outcome outcome;
 	int http_status;	 /* 0 when there was no response */
 	char *error;		 /* what went wrong, for a human; NULL if ok */
-	unsigned char *response; /* first bytes of the body (at most 1 KiB) */
+	unsigned char *response; /* first bytes of the body (at most 1 KiB,
+				    NUL after them); NULL if none */
 	size_t response_len;
 	int64_t retry_after_ms;	 /* from Retry-After on 429/503, or -1 */
 	int64_t started_at;	 /* ms since the epoch */
@@ -55,21 +56,44 @@ struct deliver_result {
 	char *allowed_origin;	 /* handshake: WebHook-Allowed-Origin or NULL */
 };
 
+/* Settings of one struct deliver (strings are copied by deliver_new). */
 struct deliver_options {
 	const char *ca_file;   /* CA bundle, NULL for the system's */
 	int insecure_tls;      /* 1: skip certificate verification */
 	const char *sink_deny; /* comma-separated CIDRs, NULL for none */
 	const char *user_agent; /* e.g. "sluice/0.1.0" */
-	size_t max_response;   /* most response bytes read (rest discarded) */
+	size_t max_response;   /* most response bytes read (rest discarded);
+				  0: 1 MiB */
+	long max_host_connections; /* per host and worker; 0: 64 */
 };
 
-/* Called from deliver_run on the owning thread; result is borrowed. */
+/*
+ * Called from deliver_run on the owning thread, exactly once per started
+ * request.  result and its strings are borrowed: deliver frees them when
+ * done returns (copy what you keep).  done may call deliver_start and
+ * deliver_handshake, but not deliver_free.
+ */
 typedef void (*deliver_done_fn)(void *arg, const struct deliver_result *);
 
+/*
+ * libcurl's process-wide setup: main calls deliver_global_init once before
+ * any thread starts (and before deliver_new), deliver_global_cleanup once
+ * after every struct deliver is freed.
+ */
+int deliver_global_init(char **cause) __attribute__((warn_unused_result));
+void deliver_global_cleanup(void);
+
+/* NULL and *cause set if an option is invalid (e.g. a bad CIDR). */
 struct deliver *deliver_new(const struct deliver_options *, char **cause);
+/* Abandons transfers in flight without calling their done; NULL is ok. */
 void deliver_free(struct deliver *);
 
-/* Starts a request carrying n events (n > 1 only for batches). */
+/*
+ * Starts a request carrying n events (n > 1 only for batches).  On 0 done
+ * will be called from a later deliver_run; on -1 (no sink, n == 0, binary
+ * mode with n > 1, an unknown SOAP version or method) nothing was started
+ * and done is never called.  sub and msgs are only read during the call.
+ */
 int deliver_start(struct deliver *, const struct deliver_sub *,
     const struct deliver_msg *msgs, size_t n, deliver_done_fn, void *arg)
     __attribute__((warn_unused_result));
