@@ -49,6 +49,11 @@ void api_sub_resume(struct http_req *);
 void api_sub_retry(struct http_req *);
 void api_sub_purge(struct http_req *);
 
+/* api_pull.c */
+void api_sub_pull(struct http_req *);
+void api_sub_ack(struct http_req *);
+void api_sub_nack(struct http_req *);
+
 /* api_sysevents.c */
 void api_sysevents_list(struct http_req *);
 void api_eventtypes_list(struct http_req *);

@@ -74,7 +74,7 @@ static const struct config_setting config_table[] = {
 	{ "allowed_origins", C_STRING, O(allowed_origins), "*", 0, 0, NULL,
 	    "comma-separated WebHook-Request-Origin values ingest allows "
 	    "(*: any)" },
-	{ "retention", C_MS, O(retention), "7d", 60000, INT64_MAX, NULL,
+	{ "retention", C_MS, O(retention), "7d", 1000, INT64_MAX, NULL,
 	    "how long delivered messages are kept for browsing" },
 	{ "ca_file", C_STRING, O(ca_file), NULL, 0, 0, NULL,
 	    "CA bundle used to verify sinks' TLS certificates" },

@@ -91,6 +91,7 @@ struct dispatcher {
 	char *user_agent;
 	pthread_t janitor;
 	pthread_cond_t janitor_wake;
+	int64_t next_lease_at;	/* when the janitor expires leases; 0 never */
 };
 
 /* One request in flight. */
@@ -687,30 +688,130 @@ dispatcher_barrier(struct store_tx *tx, void *arg)
 	return STORE_OK;
 }
 
+struct janitor_leases {
+	struct dispatcher *d;
+	int64_t next;	/* when the next lease ends */
+	int64_t expired;
+	struct route_hits hits;
+};
+
+/* Leases that ended unacknowledged: due again, an attempt counted. */
+static int
+janitor_leases(struct store_tx *tx, void *arg)
+{
+	struct janitor_leases *jl = arg;
+	struct dispatcher *d = jl->d;
+	struct catalog_view *v = catalog_acquire(d->app->catalog);
+	struct attempt_in a = { 0 };
+	struct lease_row *rows;
+	const struct sub *s;
+	struct sysevent se;
+	char id[32], msg[FMT_MSG_LEN];
+	json_t *meta;
+	size_t n, i;
+	int rc, dead;
+
+	rc = store_tx_leases_expired(tx, 500, &rows, &n);
+	for (i = 0; rc == STORE_OK && i < n; i++) {
+		s = catalog_sub(v, rows[i].sub_id);
+		a.sub_id = rows[i].sub_id;
+		a.msg = rows[i].msg;
+		a.started_at = store_tx_now(tx);
+		a.outcome = "lease_expired";
+		a.error = "the lease ended without ack or nack";
+		a.max_attempts = s ? s->max_attempts : 10;
+		a.next_attempt_at = store_tx_now(tx);
+		rc = store_tx_attempt(tx, &a, &dead);
+		jl->expired++;
+		if (rc != STORE_OK || !dead)
+			continue;
+		snprintf(id, sizeof id, "%lld", (long long)a.sub_id);
+		fmt_msg(a.msg, msg);
+		meta = json_pack("{ssss}", "msg", msg, "last_error", a.error);
+		se = (struct sysevent){ "delivery", "dead", id, "system", meta };
+		rc = sysevent_record(tx, v, d->app->node, &se, &jl->hits);
+		json_decref(meta);
+	}
+	free(rows);
+	catalog_release(d->app->catalog, v);
+	if (rc == STORE_OK)
+		rc = store_tx_next_lease(tx, &jl->next);
+	return rc;
+}
+
+static void
+janitor_expire(struct dispatcher *d)
+{
+	struct janitor_leases jl = { d, 0, 0, { NULL, 0 } };
+	size_t i;
+
+	if (store_run(d->app->store, janitor_leases, &jl, 0) != STORE_OK) {
+		jl.next = fmt_now_ms() + 1000;
+		route_hits_clear(&jl.hits);
+	}
+	for (i = 0; i < jl.hits.n; i++)
+		dispatcher_wake(d, jl.hits.ids[i]);
+	route_hits_clear(&jl.hits);
+	if (jl.expired > 0)
+		log_info("dispatch", "%lld pull lease(s) ended without ack: "
+		    "due again", (long long)jl.expired);
+	pthread_mutex_lock(&d->lock);
+	if (d->next_lease_at <= fmt_now_ms() ||
+	    (jl.next > 0 && jl.next < d->next_lease_at))
+		d->next_lease_at = jl.next;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Deletes delivered messages past retention, in small transactions. */
+static void
+janitor_retention(struct dispatcher *d)
+{
+	int64_t work[2];
+	int rounds;
+
+	for (rounds = 0; rounds < 100; rounds++) {
+		work[0] = fmt_now_ms() - d->app->cfg->retention;
+		work[1] = 0;
+		if (store_run(d->app->store, janitor_retire, work, 0) !=
+		    STORE_OK || work[1] < 500)
+			break;
+	}
+}
+
 static void *
 janitor_main(void *arg)
 {
 	struct dispatcher *d = arg;
+	int64_t period = d->app->cfg->retention / 4, next_retention = 0, now,
+	    until;
 	struct timespec ts;
-	int64_t work[2];
-	int rounds;
 
+	if (period > 60000)
+		period = 60000;
+	if (period < 250)
+		period = 250;
 	pthread_mutex_lock(&d->lock);
 	while (!d->stopping) {
-		pthread_mutex_unlock(&d->lock);
-		/* small batches, each its own transaction, so ingest flows */
-		for (rounds = 0; rounds < 100; rounds++) {
-			work[0] = fmt_now_ms() - d->app->cfg->retention;
-			work[1] = 0;
-			if (store_run(d->app->store, janitor_retire, work, 0) !=
-			    STORE_OK || work[1] < 500)
-				break;
+		now = fmt_now_ms();
+		if (d->next_lease_at > 0 && d->next_lease_at <= now) {
+			pthread_mutex_unlock(&d->lock);
+			janitor_expire(d);
+			pthread_mutex_lock(&d->lock);
+			continue;
 		}
-		pthread_mutex_lock(&d->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 60;
-		if (!d->stopping)
-			pthread_cond_timedwait(&d->janitor_wake, &d->lock, &ts);
+		if (next_retention <= now) {
+			pthread_mutex_unlock(&d->lock);
+			janitor_retention(d);
+			next_retention = fmt_now_ms() + period;
+			pthread_mutex_lock(&d->lock);
+			continue;
+		}
+		until = next_retention;
+		if (d->next_lease_at > 0 && d->next_lease_at < until)
+			until = d->next_lease_at;
+		ts.tv_sec = (time_t)(until / 1000);
+		ts.tv_nsec = (long)(until % 1000) * 1000000;
+		pthread_cond_timedwait(&d->janitor_wake, &d->lock, &ts);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -763,6 +864,7 @@ dispatcher_start(struct app *app, char **cause)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->janitor_wake, NULL);
 	d->origin = xstrdup(app->node);
+	d->next_lease_at = fmt_now_ms();
 	d->user_agent = xasprintf("sluice/%s", PACKAGE_VERSION);
 	if (store_run(app->store, janitor_recover, &recovered, 0) != STORE_OK)
 		log_warn("dispatch", "could not reset messages left in flight");
@@ -863,6 +965,19 @@ dispatcher_reload(struct dispatcher *d)
 		return;
 	dispatcher_load(d);
 	dispatcher_kick(d);
+}
+
+void
+dispatcher_lease(struct dispatcher *d, int64_t until)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->next_lease_at == 0 || until < d->next_lease_at) {
+		d->next_lease_at = until;
+		pthread_cond_signal(&d->janitor_wake);
+	}
+	pthread_mutex_unlock(&d->lock);
 }
 
 void

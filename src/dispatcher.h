@@ -22,6 +22,8 @@ void dispatcher_stop(struct dispatcher *);
 void dispatcher_wake(struct dispatcher *, int64_t sub_id);
 /* Subscriptions changed: re-read them from the catalog (NULL-safe). */
 void dispatcher_reload(struct dispatcher *);
+/* A pull lease ends at until: expire it then if not acknowledged. */
+void dispatcher_lease(struct dispatcher *, int64_t until);
 /* An operator paused (until > now) or resumed (until 0) a subscription. */
 void dispatcher_pause(struct dispatcher *, int64_t sub_id, int64_t until);
 

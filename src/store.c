@@ -76,6 +76,10 @@ enum stmt {
 	S_RETIRE_DELIVERIES,
 	S_RETIRE_ATTEMPTS,
 	S_RETIRE_EVENTS,
+	S_LEASE,
+	S_RECEIPT,
+	S_LEASES_EXPIRED,
+	S_NEXT_LEASE,
 	S_SAVEPOINT,
 	S_RELEASE,
 	S_ROLLBACK_TO,
@@ -248,6 +252,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RETIRE_EVENTS] = "DELETE FROM events WHERE msg IN (SELECT e.msg "
 	    "FROM events e WHERE e.msg < ?1 AND NOT EXISTS (SELECT 1 FROM "
 	    "deliveries d WHERE d.msg = e.msg) ORDER BY e.msg LIMIT ?2)",
+	[S_LEASE] = "UPDATE deliveries SET state = 'inflight', "
+	    "lease_until = ?3, receipt = ?4, updated_at = ?5 "
+	    "WHERE sub_id = ?1 AND msg = ?2 AND state = 'pending'",
+	/* deliveries_by_receipt */
+	[S_RECEIPT] = "SELECT sub_id, msg FROM deliveries WHERE receipt = ? "
+	    "AND state = 'inflight' AND lease_until >= ?",
+	[S_LEASES_EXPIRED] = "SELECT sub_id, msg FROM deliveries "
+	    "WHERE state = 'inflight' AND lease_until < ?1 LIMIT ?2",
+	[S_NEXT_LEASE] = "SELECT min(lease_until) FROM deliveries "
+	    "WHERE state = 'inflight' AND lease_until IS NOT NULL",
 	[S_SAVEPOINT] = "SAVEPOINT job",
 	[S_RELEASE] = "RELEASE job",
 	[S_ROLLBACK_TO] = "ROLLBACK TO job",
@@ -1969,4 +1983,99 @@ store_tx_retention(struct store_tx *tx, int64_t before, int limit,
 		    (int64_t)limit);
 	*removed += n;
 	return rc;
+}
+
+/* ---- pull delivery ------------------------------------------------- */
+
+int
+store_tx_lease(struct store_tx *tx, int64_t sub_id, int64_t msg,
+    int64_t lease_until, const char *receipt, int *leased)
+{
+	int64_t n;
+	int rc = store_tx_exec(tx, S_LEASE, &n, "iiiti", sub_id, msg,
+	    lease_until, receipt, tx->now);
+
+	*leased = rc == STORE_OK && n == 1;
+	return rc;
+}
+
+/* Steps a writer-side query whose rows are (int64, int64). */
+static int
+store_tx_pairs(struct store_tx *tx, enum stmt which, sqlite3_stmt *s,
+    struct lease_row **rows, size_t *n)
+{
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
+		(*rows)[*n].sub_id = sqlite3_column_int64(s, 0);
+		(*rows)[*n].msg = sqlite3_column_int64(s, 1);
+		(*n)++;
+	}
+	store_done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		log_error("store", "%s: %s", stmt_sql[which],
+		    sqlite3_errmsg(tx->st->writer.db));
+		free(*rows);
+		*rows = NULL;
+		*n = 0;
+		return STORE_FAILED;
+	}
+	return STORE_OK;
+}
+
+int
+store_tx_receipt(struct store_tx *tx, const char *receipt, int64_t *sub_id,
+    int64_t *msg)
+{
+	sqlite3_stmt *s = store_stmt(&tx->st->writer, S_RECEIPT);
+	struct lease_row *rows;
+	size_t n;
+	int rc;
+
+	if (s == NULL)
+		return STORE_FAILED;
+	sqlite3_bind_text(s, 1, receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, tx->now);
+	if ((rc = store_tx_pairs(tx, S_RECEIPT, s, &rows, &n)) != STORE_OK)
+		return rc;
+	if (n == 0)
+		rc = STORE_NOTFOUND;
+	else {
+		*sub_id = rows[0].sub_id;
+		*msg = rows[0].msg;
+	}
+	free(rows);
+	return rc;
+}
+
+int
+store_tx_leases_expired(struct store_tx *tx, int limit,
+    struct lease_row **rows, size_t *n)
+{
+	sqlite3_stmt *s = store_stmt(&tx->st->writer, S_LEASES_EXPIRED);
+
+	if (s == NULL)
+		return STORE_FAILED;
+	sqlite3_bind_int64(s, 1, tx->now);
+	sqlite3_bind_int64(s, 2, limit);
+	return store_tx_pairs(tx, S_LEASES_EXPIRED, s, rows, n);
+}
+
+int
+store_tx_next_lease(struct store_tx *tx, int64_t *at)
+{
+	sqlite3_stmt *s = store_stmt(&tx->st->writer, S_NEXT_LEASE);
+	int rc;
+
+	*at = 0;
+	if (s == NULL)
+		return STORE_FAILED;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*at = sqlite3_column_int64(s, 0);
+	store_done_stmt(s);
+	return rc == SQLITE_ROW ? STORE_OK : STORE_FAILED;
 }

@@ -340,4 +340,25 @@ int store_tx_recover(struct store_tx *, int64_t *count)
  */
 int store_tx_retention(struct store_tx *, int64_t before, int limit,
     int64_t *removed) __attribute__((warn_unused_result));
+
+/* ---- pull delivery ------------------------------------------------- */
+
+/* Leases a pending message to a puller; *leased 0 if it was taken. */
+int store_tx_lease(struct store_tx *, int64_t sub_id, int64_t msg,
+    int64_t lease_until, const char *receipt, int *leased)
+    __attribute__((warn_unused_result));
+/* The leased message a receipt names (STORE_NOTFOUND: unknown or ended). */
+int store_tx_receipt(struct store_tx *, const char *receipt, int64_t *sub_id,
+    int64_t *msg) __attribute__((warn_unused_result));
+/* Up to limit leases that ended before now. */
+struct lease_row {
+	int64_t sub_id;
+	int64_t msg;
+};
+int store_tx_leases_expired(struct store_tx *, int limit,
+    struct lease_row **rows, size_t *n) __attribute__((warn_unused_result));
+/* When the next lease ends (0: none). */
+int store_tx_next_lease(struct store_tx *, int64_t *at)
+    __attribute__((warn_unused_result));
+
 #endif
