@@ -54,6 +54,7 @@ struct dsub {
 	int64_t failures;	/* consecutive failed attempts */
 	int validated;		/* handshake: -1 refused, 0 not yet, 1 ok */
 	int inflight;		/* requests in flight (claims included) */
+	int inflight_msgs;	/* messages those requests carry */
 	int64_t claimed_upto;	/* highest msg in flight (max_inflight > 1) */
 	int64_t next_slot_at;	/* rate limit: not before */
 	int64_t timer_at;	/* in the timer heap until then; 0: not */
@@ -412,6 +413,7 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	r->n = n;
 	pthread_mutex_lock(&d->lock);
 	r->ds->claiming = 0;
+	r->ds->inflight_msgs += (int)n;
 	if (r->rows[n - 1].msg > r->ds->claimed_upto)
 		r->ds->claimed_upto = r->rows[n - 1].msg;
 	r->ds->next_slot_at = (r->ds->next_slot_at > now ?
@@ -536,6 +538,7 @@ outcome_done(void *arg, int rc)
 		log_error("dispatch", "catalog: reload failed");
 	pthread_mutex_lock(&d->lock);
 	ds->inflight--;
+	ds->inflight_msgs -= (int)r->n;
 	if (r->handshake)
 		ds->validated = o->ok ? 1 : o->res.outcome == DELIVER_APP ? -1 :
 		    0;
@@ -965,6 +968,21 @@ dispatcher_reload(struct dispatcher *d)
 		return;
 	dispatcher_load(d);
 	dispatcher_kick(d);
+}
+
+int
+dispatcher_inflight(struct dispatcher *d, int64_t sub_id)
+{
+	struct dsub *ds;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	if ((ds = dsub_find(d, sub_id)) != NULL)
+		n = ds->inflight_msgs;
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }
 
 void

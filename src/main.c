@@ -10,6 +10,7 @@
 #include "autoconfig.h"
 
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,47 @@
 #include "http_server.h"
 #include "log.h"
 #include "store.h"
+#include "sysevent.h"
 #include "xmalloc.h"
 
 extern char **environ;
 
-static int
-main_wait(void)
+/* Records a server operation as a system event. */
+static void
+main_sysevent(struct app *app, const char *operation, json_t *metadata)
 {
+	struct sysevent se = { "server", operation, app->node, "system",
+		metadata };
+
+	if (sysevent_emit(app, &se) != 0)
+		log_warn("main", "could not record server.%s", operation);
+	json_decref(metadata);
+}
+
+/* Publishes io.sluice.server.stats: totals and queue depths. */
+static void
+main_stats(struct app *app)
+{
+	struct store_totals t;
+
+	if (store_totals(app->store, &t) != STORE_OK)
+		return;
+	main_sysevent(app, "stats", json_pack("{sIsIsIsIs{sIsIsIsI}}",
+	    "uptime_s", (json_int_t)((fmt_now_ms() - app->started_at) / 1000),
+	    "topics", (json_int_t)t.topics, "subscriptions",
+	    (json_int_t)t.subscriptions, "events", (json_int_t)t.events,
+	    "queue", "pending", (json_int_t)t.count[DS_PENDING], "inflight",
+	    (json_int_t)t.count[DS_INFLIGHT], "delivered",
+	    (json_int_t)t.count[DS_DELIVERED], "dead",
+	    (json_int_t)t.count[DS_DEAD]));
+}
+
+/* Waits for SIGTERM or SIGINT, publishing stats every stats_interval. */
+static int
+main_wait(struct app *app)
+{
+	int64_t every = app->cfg->stats_interval, next = fmt_now_ms() + every;
+	struct timespec ts;
 	sigset_t set;
 	int sig;
 
@@ -39,7 +74,20 @@ main_wait(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (every > 0) {
+			int64_t left = next - fmt_now_ms();
+
+			if (left <= 0) {
+				main_stats(app);
+				next = fmt_now_ms() + every;
+				continue;
+			}
+			ts.tv_sec = (time_t)(left / 1000);
+			ts.tv_nsec = (long)(left % 1000) * 1000000;
+			sig = sigtimedwait(&set, NULL, &ts);
+		} else
+			sig = sigwaitinfo(&set, NULL);
+		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
 			log_info("main", "SIGHUP: logs go to stderr, nothing to "
@@ -110,9 +158,15 @@ main(int argc, char **argv)
 	    http_server_address(app.http), cfg.db,
 	    store_schema_version(app.store));
 
-	sig = main_wait();
+	main_sysevent(&app, "start", json_pack("{sssssi}", "version",
+	    PACKAGE_VERSION, "listen", http_server_address(app.http),
+	    "schema_version", store_schema_version(app.store)));
+
+	sig = main_wait(&app);
 	log_info("main", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	http_server_stop(app.http, 10000);
+	main_sysevent(&app, "stop", json_pack("{ss}", "signal",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT"));
 	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "catalog.h"
+#include "dispatcher.h"
 #include "cloudevent.h"
 #include "fmt.h"
 #include "route.h"
@@ -111,4 +113,35 @@ done:
 	free(metadata);
 	free(op);
 	return rc;
+}
+
+struct sysevent_job {
+	struct app *app;
+	const struct sysevent *se;
+	struct route_hits hits;
+};
+
+static int
+sysevent_job_apply(struct store_tx *tx, void *arg)
+{
+	struct sysevent_job *j = arg;
+	struct catalog_view *v = catalog_acquire(j->app->catalog);
+	int rc = sysevent_record(tx, v, j->app->node, j->se, &j->hits);
+
+	catalog_release(j->app->catalog, v);
+	return rc;
+}
+
+int
+sysevent_emit(struct app *app, const struct sysevent *se)
+{
+	struct sysevent_job j = { app, se, { NULL, 0 } };
+	size_t i;
+	int rc;
+
+	rc = store_run(app->store, sysevent_job_apply, &j, 0);
+	for (i = 0; rc == STORE_OK && i < j.hits.n; i++)
+		dispatcher_wake(app->dispatcher, j.hits.ids[i]);
+	route_hits_clear(&j.hits);
+	return rc == STORE_OK ? 0 : -1;
 }

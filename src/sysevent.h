@@ -29,4 +29,13 @@ int sysevent_record(struct store_tx *, const struct catalog_view *,
     const char *node, const struct sysevent *, struct route_hits *)
     __attribute__((warn_unused_result));
 
+struct app;
+
+/*
+ * Records an operation outside any other change (server start, stop,
+ * stats) in a job of its own, and wakes the $sys subscriptions.  Blocks
+ * until committed; -1 if it could not be stored.
+ */
+int sysevent_emit(struct app *, const struct sysevent *);
+
 #endif
