@@ -62,6 +62,7 @@ void api_stats(struct http_req *);
 /* api_misc.c */
 void api_healthz(struct http_req *);
 void api_readyz(struct http_req *);
+void api_metrics(struct http_req *);
 
 /* api_static.c: the web admin's files under /admin/. */
 void api_static_get(struct http_req *);

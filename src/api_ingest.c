@@ -26,6 +26,7 @@
 #include "http_server.h"
 #include "jsonscan.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -144,8 +145,12 @@ ingest_done(void *arg, int rc)
 {
 	struct ingest *in = arg;
 	struct buf b;
+	size_t i;
 
 	if (rc == STORE_OK) {
+		for (i = 0; i < in->events.n; i++)
+			atomic_fetch_add(in->dup[i] ? &in->app->metrics->duplicates :
+			    &in->app->metrics->accepted, 1);
 		api_wake(in->app, &in->hits);
 		buf_init(&b, 0);
 		buf_addstr(&b, "{\"accepted\":");
@@ -154,10 +159,12 @@ ingest_done(void *arg, int rc)
 		ingest_list(&b, in, 1);
 		buf_addstr(&b, "}");
 		http_reply_buf(in->req, 202, &b);
-	} else if (in->failure == STORE_NOTFOUND)
+	} else if (in->failure == STORE_NOTFOUND) {
+		atomic_fetch_add(&in->app->metrics->rejected[MR_NOT_FOUND], 1);
 		http_reply_problem(in->req, 404, NULL, NULL,
 		    "the topic was deleted");
-	else {
+	} else {
+		atomic_fetch_add(&in->app->metrics->rejected[MR_STORAGE], 1);
 		http_reply_header(in->req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		http_reply_problem(in->req, 503, NULL, NULL,
 		    "the events could not be stored; nothing was accepted: "
@@ -191,6 +198,8 @@ ingest_problem(struct http_req *req, struct ce_problem *pr)
 {
 	const struct ce_fault *f = &pr->faults[0];
 
+	atomic_fetch_add(&http_req_app(req)->metrics->rejected[
+	    pr->status == 415 ? MR_MEDIA_TYPE : MR_INVALID], 1);
 	if (f->index >= 0)
 		http_reply_problem(req, (unsigned)pr->status, pr->title,
 		    ingest_faults(pr), "event %d of the batch: %s: %s%s",
@@ -230,11 +239,13 @@ ingest(struct http_req *req, const char *topic)
 	}
 	catalog_release(app->catalog, v);
 	if (t == NULL) {
+		atomic_fetch_add(&app->metrics->rejected[MR_NOT_FOUND], 1);
 		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
 		    topic);
 		return;
 	}
 	if (token != NULL && http_check_bearer(req, token) != 0) {
+		atomic_fetch_add(&app->metrics->rejected[MR_AUTH], 1);
 		free(token);
 		return;
 	}

@@ -6,11 +6,15 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "app.h"
+#include "fmt.h"
 #include "http_server.h"
+#include "metrics.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -40,4 +44,53 @@ void
 api_readyz(struct http_req *req)
 {
 	api_write(req, readyz_apply, readyz_reply, NULL, 0);
+}
+
+/* Resident memory of this process, bytes (0 if unknown). */
+static long long
+metrics_rss(void)
+{
+	long long pages = 0, size;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lld %lld", &size, &pages) != 2)
+		pages = 0;
+	fclose(f);
+	return pages * sysconf(_SC_PAGESIZE);
+}
+
+void
+api_metrics(struct http_req *req)
+{
+	struct app *app = http_req_app(req);
+	struct queue_count *q;
+	struct buf b;
+	size_t n, i;
+	char *text;
+
+	buf_init(&b, 0);
+	metrics_write(app->metrics, &b);
+	buf_printf(&b, "# HELP sluice_queue_messages Messages in each "
+	    "subscription's queue, by state.\n# TYPE sluice_queue_messages "
+	    "gauge\n");
+	if (store_queue_counts(app->store, &q, &n) == STORE_OK) {
+		for (i = 0; i < n; i++)
+			buf_printf(&b, "sluice_queue_messages{subscription="
+			    "\"%lld\",state=\"%s\"} %lld\n",
+			    (long long)q[i].sub_id,
+			    delivery_state_names[q[i].state],
+			    (long long)q[i].count);
+		free(q);
+	}
+	buf_printf(&b, "# HELP sluice_uptime_seconds Seconds since start.\n"
+	    "# TYPE sluice_uptime_seconds gauge\nsluice_uptime_seconds %lld\n",
+	    (long long)((fmt_now_ms() - app->started_at) / 1000));
+	buf_printf(&b, "# HELP sluice_resident_memory_bytes Resident set "
+	    "size.\n# TYPE sluice_resident_memory_bytes gauge\n"
+	    "sluice_resident_memory_bytes %lld\n", metrics_rss());
+	text = buf_take(&b, &n);
+	http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+	    n);
 }

@@ -13,6 +13,7 @@ struct store;
 struct catalog;
 struct http_server;
 struct dispatcher;
+struct metrics;
 
 struct app {
 	const struct config *cfg;     /* settings, immutable */
@@ -20,6 +21,7 @@ struct app {
 	struct catalog *catalog;      /* topics (and subscriptions) in memory */
 	struct http_server *http;     /* the HTTP server */
 	struct dispatcher *dispatcher; /* the delivery workers */
+	struct metrics *metrics;      /* counters for /metrics */
 	const char *node;	      /* node name for system events */
 	int api_open;		      /* 1: /api/v1 may be served */
 	int64_t started_at;	      /* ms since the epoch */

@@ -37,6 +37,7 @@
 #include "dispatcher.h"
 #include "fmt.h"
 #include "log.h"
+#include "metrics.h"
 #include "pause.h"
 #include "route.h"
 #include "store.h"
@@ -534,6 +535,11 @@ outcome_done(void *arg, int rc)
 		log_error("dispatch", "subscription %lld: the attempt could not "
 		    "be recorded; its messages stay pending",
 		    (long long)r->sub->id);
+	else if (o->ok && !r->handshake)
+		atomic_fetch_add(&d->app->metrics->messages_delivered, r->n);
+	else
+		atomic_fetch_add(&d->app->metrics->messages_dead,
+		    (unsigned)o->ndead);
 	if (o->gone && catalog_reload(d->app->catalog) != 0)
 		log_error("dispatch", "catalog: reload failed");
 	pthread_mutex_lock(&d->lock);
@@ -600,6 +606,11 @@ request_done(void *arg, const struct deliver_result *res)
 	    xstrdup(res->allowed_origin) : NULL;
 	o->ok = res->outcome == DELIVER_OK;
 	o->gone = !r->handshake && res->http_status == 410;
+	atomic_fetch_add(&d->app->metrics->deliveries[res->outcome == DELIVER_OK ?
+	    MO_OK : res->outcome == DELIVER_TRANSPORT ? MO_TRANSPORT : MO_APP],
+	    1);
+	metrics_observe(&d->app->metrics->attempt_seconds,
+	    (double)res->duration_ms / 1000.0, 0);
 	pthread_mutex_lock(&d->lock);
 	o->failures = o->ok ? 0 : r->ds->failures + 1;
 	pthread_mutex_unlock(&d->lock);
@@ -610,6 +621,7 @@ request_done(void *arg, const struct deliver_result *res)
 		    res->retry_after_ms);
 		if (r->handshake && res->outcome == DELIVER_APP)
 			o->pause_ms = 0;
+		atomic_fetch_add(&d->app->metrics->pauses[o->cause], 1);
 		log_info("dispatch", "subscription %lld: %s%s (status %d): "
 		    "pausing %lld ms", (long long)s->id,
 		    r->handshake ? "handshake " : "",

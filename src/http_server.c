@@ -32,6 +32,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 enum http_auth {
@@ -80,6 +81,7 @@ static const struct http_route http_routes[] = {
 	{ "GET", "/api/v1/stats", api_stats, AUTH_ADMIN },
 	{ "GET", "/healthz", api_healthz, AUTH_NONE },
 	{ "GET", "/readyz", api_readyz, AUTH_NONE },
+	{ "GET", "/metrics", api_metrics, AUTH_NONE },
 	{ "GET", "/admin/**", api_static_get, AUTH_NONE },
 	{ "HEAD", "/admin/**", api_static_get, AUTH_NONE },
 	{ "GET", "/admin", api_static_redirect, AUTH_NONE },
@@ -500,6 +502,18 @@ http_queue(struct http_req *req)
 	return rc;
 }
 
+static void
+http_too_large(struct http_req *req)
+{
+	struct app *app = req->srv->app;
+
+	/* ingest routes are the open POSTs */
+	if (req->route->auth == AUTH_NONE && strcmp(req->method, "POST") == 0)
+		atomic_fetch_add(&app->metrics->rejected[MR_TOO_LARGE], 1);
+	http_reply_problem(req, 413, NULL, NULL, "the body is larger than the "
+	    "limit of %lld bytes", (long long)app->cfg->max_body);
+}
+
 /* The first callback: route, auth and the declared body length. */
 static void
 http_begin(struct http_req *req)
@@ -535,8 +549,7 @@ http_begin(struct http_req *req)
 	}
 	cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && strtoull(cl, NULL, 10) > (uint64_t)cfg->max_body)
-		http_reply_problem(req, 413, NULL, NULL, "the body is larger "
-		    "than the limit of %lld bytes", (long long)cfg->max_body);
+		http_too_large(req);
 }
 
 static enum MHD_Result
@@ -576,9 +589,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	req->dispatched = 1;
 	if (req->too_large)
-		http_reply_problem(req, 413, NULL, NULL, "the body is larger "
-		    "than the limit of %lld bytes",
-		    (long long)srv->app->cfg->max_body);
+		http_too_large(req);
 	else
 		req->route->handler(req);
 	if (req->suspended)

@@ -24,11 +24,22 @@
 #include "fmt.h"
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "sysevent.h"
 #include "xmalloc.h"
 
 extern char **environ;
+
+/* The store's commit hook: group-commit sizes and latency. */
+static void
+main_on_commit(void *cls, int jobs, double seconds)
+{
+	struct metrics *m = cls;
+
+	metrics_observe(&m->commit_jobs, jobs, 1);
+	metrics_observe(&m->commit_seconds, seconds, 0);
+}
 
 /* Records a server operation as a system event. */
 static void
@@ -138,6 +149,9 @@ main(int argc, char **argv)
 	app.cfg = &cfg;
 	app.started_at = fmt_now_ms();
 
+	app.metrics = metrics_new();
+	so.on_commit = main_on_commit;
+	so.cls = app.metrics;
 	so.path = cfg.db;
 	so.sync_full = strcmp(cfg.synchronous, "full") == 0;
 	so.max_pages = cfg.max_db_pages;
@@ -171,6 +185,7 @@ main(int argc, char **argv)
 	store_close(app.store);
 	catalog_free(app.catalog);
 	deliver_global_cleanup();
+	metrics_free(app.metrics);
 	log_info("main", "stopped");
 	config_free(&cfg);
 	return 0;
@@ -180,6 +195,7 @@ fail:
 	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
+	metrics_free(app.metrics);
 	config_free(&cfg);
 	return 1;
 }

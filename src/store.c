@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -62,6 +63,7 @@ enum stmt {
 	S_EVENTTYPES_LIST,
 	S_TOTALS,
 	S_TOTAL_COUNTS,
+	S_QUEUE_COUNTS,
 	S_DUE_STRICT,
 	S_DUE_AFTER,
 	S_NEXT_DUE,
@@ -203,6 +205,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "(SELECT count(*) FROM events)",
 	[S_TOTAL_COUNTS] = "SELECT state, count(*) FROM deliveries "
 	    "GROUP BY state",
+	/* deliveries_by_state, in order */
+	[S_QUEUE_COUNTS] = "SELECT sub_id, state, count(*) FROM deliveries "
+	    "GROUP BY sub_id, state",
 	/* deliveries_by_state (sub_id, state, msg) serves both */
 	[S_DUE_STRICT] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
@@ -564,15 +569,26 @@ store_tx_touch_flush(struct store_tx *tx)
 	return rc;
 }
 
+static double
+store_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 store_run_batch(struct store *st, struct store_job *batch)
 {
 	struct store_tx tx = { st, store_clock_ms(), { NULL, 0 }, { NULL, 0 } };
 	struct store_job *j, *next;
-	int failed;
+	double started = store_seconds();
+	int failed, jobs = 0;
 
 	failed = store_exec_stmt(&st->writer, S_BEGIN) != STORE_OK;
 	for (j = batch; j != NULL && !failed; j = j->next) {
+		jobs++;
 		if (store_exec_stmt(&st->writer, S_SAVEPOINT) != STORE_OK) {
 			failed = 1;
 			break;
@@ -587,6 +603,8 @@ store_run_batch(struct store *st, struct store_job *batch)
 		failed = 1;
 	if (!failed && store_exec_stmt(&st->writer, S_COMMIT) != STORE_OK)
 		failed = 1;
+	if (!failed && st->opt.on_commit != NULL)
+		st->opt.on_commit(st->opt.cls, jobs, store_seconds() - started);
 	store_touches_clear(&tx.job);
 	store_touches_clear(&tx.batch);
 	if (failed) {
@@ -2078,4 +2096,21 @@ store_tx_next_lease(struct store_tx *tx, int64_t *at)
 		*at = sqlite3_column_int64(s, 0);
 	store_done_stmt(s);
 	return rc == SQLITE_ROW ? STORE_OK : STORE_FAILED;
+}
+
+static void
+store_read_queue_count(sqlite3_stmt *s, void *row)
+{
+	struct queue_count *r = row;
+
+	r->sub_id = sqlite3_column_int64(s, 0);
+	r->state = store_state_index(sqlite3_column_text(s, 1));
+	r->count = sqlite3_column_int64(s, 2);
+}
+
+int
+store_queue_counts(struct store *st, struct queue_count **rows, size_t *n)
+{
+	return store_select(st, S_QUEUE_COUNTS, sizeof **rows,
+	    store_read_queue_count, (void **)rows, n, "");
 }

@@ -27,6 +27,9 @@ struct store_options {
 	int sync_full;	  /* 1: synchronous=FULL, 0: NORMAL */
 	int max_batch;	  /* most jobs one transaction commits */
 	int64_t max_pages; /* 0, or a cap on the database size in pages */
+	/* called on the writer after each commit: jobs in it, seconds taken */
+	void (*on_commit)(void *cls, int jobs, double seconds);
+	void *cls;
 };
 
 struct topic_row {
@@ -273,6 +276,14 @@ struct store_totals {
 	int64_t count[4]; /* deliveries by enum delivery_state */
 };
 int store_totals(struct store *, struct store_totals *);
+
+/* Queue depth of every subscription by state. */
+struct queue_count {
+	int64_t sub_id;
+	int state; /* enum delivery_state */
+	int64_t count;
+};
+int store_queue_counts(struct store *, struct queue_count **rows, size_t *n);
 
 void sub_row_clear(struct sub_row *);
 void sub_rows_free(struct sub_row *, size_t);
