@@ -112,8 +112,9 @@ filter_list(enum filter_op op, json_t *arr, const char *path, int may_be_empty,
 
 	if (!json_is_array(arr) || (!may_be_empty && json_array_size(arr) == 0)) {
 		*field = xstrdup(path);
-		*cause = xasprintf("%s needs a non-empty array of filters",
-		    filter_names[op]);
+		*cause = may_be_empty ? xstrdup("must be an array of filter "
+		    "expressions") : xasprintf("%s needs a non-empty array of "
+		    "filters", filter_names[op]);
 		return NULL;
 	}
 	f = xcalloc(1, sizeof *f);
@@ -217,7 +218,8 @@ filter_why(const struct filter *f, struct buf *why)
 	default:
 		for (i = 0; i < f->nkids; i++) {
 			if (i > 0)
-				buf_addstr(why, " and ");
+				buf_addstr(why, f->op == F_ANY ? " or " :
+				    " and ");
 			filter_why(f->kids[i], why);
 		}
 		break;
