@@ -447,12 +447,27 @@ config_flags(struct config *cfg, int argc, char **argv, char **cause)
 		name = config_flag_name(argv[i]);
 		eq = strchr(argv[i], '=');
 		s = config_find(name);
-		if (strcmp(name, "config") == 0 && eq == NULL) {
+		if ((strcmp(name, "config") == 0 || strcmp(name, "backup") == 0)
+		    && eq == NULL) {
+			if (i + 1 >= argc) {
+				*cause = xasprintf("option %s needs a value",
+				    argv[i]);
+				free(name);
+				return -1;
+			}
+			if (strcmp(name, "backup") == 0) {
+				free(cfg->backup);
+				cfg->backup = xstrdup(argv[i + 1]);
+			}
 			free(name);
 			i++;
 			continue;
 		}
-		if (strcmp(name, "config") == 0) {
+		if (strcmp(name, "config") == 0 || strcmp(name, "backup") == 0) {
+			if (strcmp(name, "backup") == 0) {
+				free(cfg->backup);
+				cfg->backup = xstrdup(eq + 1);
+			}
 			free(name);
 			continue;
 		}
@@ -513,7 +528,10 @@ config_usage(FILE *out)
 			fprintf(out, " [%s]", s->def);
 		fprintf(out, "\n");
 	}
-	fprintf(out, "\n  --help                         this text\n"
+	fprintf(out, "\n  --backup FILE                  copy the database (online: "
+	    "sluiced may be running)\n"
+	    "                                 to FILE, then exit\n"
+	    "  --help                         this text\n"
 	    "  --version                      print the version\n");
 }
 
@@ -556,5 +574,6 @@ config_free(struct config *cfg)
 		    config_table[i].type == C_ADDR)
 			free(*(char **)((char *)cfg + config_table[i].offset));
 	free(cfg->config_file);
+	free(cfg->backup);
 	memset(cfg, 0, sizeof *cfg);
 }

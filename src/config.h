@@ -14,6 +14,7 @@
 
 struct config {
 	char *config_file;     /* the file the settings came from, or NULL */
+	char *backup;	       /* --backup FILE: copy the database and exit */
 	char *listen;	       /* ADDR:PORT of the HTTP server */
 	char *db;	       /* SQLite database path */
 	char *admin_token;     /* bearer token for /api/v1, or NULL */

@@ -131,6 +131,17 @@ main(int argc, char **argv)
 	if (log_level_parse(cfg.log_level, &level) != 0)
 		level = LOGL_INFO;
 	log_setup(level, cfg.log_json);
+	if (cfg.backup != NULL) {
+		rc = store_backup(cfg.db, cfg.backup, &cause);
+		if (rc == 0)
+			log_info("main", "backed up %s to %s", cfg.db,
+			    cfg.backup);
+		else
+			log_error("main", "%s", cause);
+		free(cause);
+		config_free(&cfg);
+		return rc == 0 ? 0 : 1;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);

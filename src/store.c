@@ -2114,3 +2114,50 @@ store_queue_counts(struct store *st, struct queue_count **rows, size_t *n)
 	return store_select(st, S_QUEUE_COUNTS, sizeof **rows,
 	    store_read_queue_count, (void **)rows, n, "");
 }
+
+/* ---- backup -------------------------------------------------------- */
+
+int
+store_backup(const char *path, const char *dest, char **cause)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		*cause = xasprintf("open %s: %s", path, src ?
+		    sqlite3_errmsg(src) : "out of memory");
+		goto fail;
+	}
+	if (sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		*cause = xasprintf("open %s: %s", dest, dst ?
+		    sqlite3_errmsg(dst) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
+		*cause = xasprintf("backup to %s: %s", dest,
+		    sqlite3_errmsg(dst));
+		goto fail;
+	}
+	/* in steps, so a busy writer is never held up for long */
+	while ((rc = sqlite3_backup_step(b, 256)) == SQLITE_OK ||
+	    rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		if (rc != SQLITE_OK)
+			sqlite3_sleep(10);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		*cause = xasprintf("backup to %s: %s", dest,
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return 0;
+fail:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return -1;
+}

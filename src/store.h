@@ -80,6 +80,12 @@ struct store *store_open(const struct store_options *, char **cause);
 /* Finishes queued jobs, stops the writer and closes every connection. */
 void store_close(struct store *);
 int store_schema_version(struct store *);
+/*
+ * Copies the database at path to dest with SQLite's online backup (a
+ * running sluiced keeps working meanwhile); -1 and *cause on error.
+ */
+int store_backup(const char *path, const char *dest, char **cause)
+    __attribute__((warn_unused_result));
 
 /*
  * A write job.  apply runs on the writer thread inside a transaction shared
