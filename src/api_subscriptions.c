@@ -19,6 +19,7 @@
 #include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
+#include "secretbox.h"
 #include "store.h"
 #include "subscription.h"
 #include "xmalloc.h"
@@ -176,8 +177,10 @@ sub_write_free(struct sub_write *w)
 	free(w);
 }
 
+/* The row to store; *spec and r->secret (sealed) are the caller's. */
 static void
-sub_row_of(const struct sub *s, struct sub_row *r, char **spec)
+sub_row_of(struct app *app, const struct sub *s, struct sub_row *r,
+    char **spec)
 {
 	memset(r, 0, sizeof *r);
 	*spec = sub_spec(s);
@@ -186,7 +189,7 @@ sub_row_of(const struct sub *s, struct sub_row *r, char **spec)
 	r->name = s->name;
 	r->state = (char *)sub_state_name(s->state);
 	r->spec = *spec;
-	r->secret = s->secret;
+	r->secret = s->secret ? secretbox_seal(app->secrets, s->secret) : NULL;
 }
 
 static int
@@ -198,9 +201,10 @@ sub_create_apply(struct api_tx *t, void *arg)
 
 	json_t *meta;
 
-	sub_row_of(w->sub, &r, &spec);
+	sub_row_of(t->app, w->sub, &r, &spec);
 	w->rc = store_tx_sub_insert(t->tx, &r, &w->id);
 	free(spec);
+	free(r.secret);
 	if (w->rc == STORE_OK) {
 		snprintf(id, sizeof id, "%lld", (long long)w->id);
 		meta = json_pack("{ssss}", "topic", w->sub->topic, "name",
@@ -348,8 +352,16 @@ sub_load_row(struct http_req *req, int64_t id)
 	free(s->name);
 	s->topic = r.topic;
 	s->name = r.name;
-	s->secret = r.secret;
-	r.topic = r.name = r.secret = NULL;
+	r.topic = r.name = NULL;
+	if (r.secret != NULL && (s->secret = secretbox_unseal(
+	    http_req_app(req)->secrets, r.secret)) == NULL) {
+		http_reply_problem(req, 500, NULL, NULL, "the secret of "
+		    "subscription %lld does not open with this key file",
+		    (long long)id);
+		sub_free(s);
+		sub_row_clear(&r);
+		return NULL;
+	}
 	if (sub_state_parse(r.state, &s->state) != 0)
 		s->state = SUB_DISABLED;
 	sub_row_clear(&r);
@@ -365,9 +377,10 @@ sub_update_apply(struct api_tx *t, void *arg)
 
 	json_t *meta;
 
-	sub_row_of(w->sub, &r, &spec);
+	sub_row_of(t->app, w->sub, &r, &spec);
 	w->rc = store_tx_sub_update(t->tx, &r);
 	free(spec);
+	free(r.secret);
 	if (w->rc == STORE_OK) {
 		snprintf(id, sizeof id, "%lld", (long long)w->id);
 		meta = json_pack("{ssss}", "fields", w->changed, "state",

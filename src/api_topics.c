@@ -133,9 +133,10 @@ topic_fields(struct http_req *req, json_t *body, struct topic_write *w)
 		w->description = xstrdup(json_string_value(d));
 	}
 	if (t != NULL) {
+		/* only a hash is stored: a database dump does not reveal it */
 		w->set_token = 1;
-		w->token = json_is_string(t) ? xstrdup(json_string_value(t)) :
-		    NULL;
+		w->token = json_is_string(t) ?
+		    http_token_hash(json_string_value(t)) : NULL;
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@ struct catalog;
 struct http_server;
 struct dispatcher;
 struct metrics;
+struct secretbox;
 
 struct app {
 	const struct config *cfg;     /* settings, immutable */
@@ -22,6 +23,7 @@ struct app {
 	struct http_server *http;     /* the HTTP server */
 	struct dispatcher *dispatcher; /* the delivery workers */
 	struct metrics *metrics;      /* counters for /metrics */
+	struct secretbox *secrets;    /* seals subscription secrets */
 	const char *node;	      /* node name for system events */
 	int api_open;		      /* 1: /api/v1 may be served */
 	int64_t started_at;	      /* ms since the epoch */

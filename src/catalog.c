@@ -14,12 +14,14 @@
 
 #include "catalog.h"
 #include "log.h"
+#include "secretbox.h"
 #include "store.h"
 #include "subscription.h"
 #include "xmalloc.h"
 
 struct catalog {
 	struct store *store;
+	const struct secretbox *secrets;
 	pthread_mutex_t lock; /* guards current and every view's refs */
 	struct catalog_view *current;
 };
@@ -54,11 +56,12 @@ catalog_view_free(struct catalog_view *v)
 }
 
 struct catalog *
-catalog_new(struct store *store)
+catalog_new(struct store *store, const struct secretbox *secrets)
 {
 	struct catalog *c = xcalloc(1, sizeof *c);
 
 	c->store = store;
+	c->secrets = secrets;
 	pthread_mutex_init(&c->lock, NULL);
 	c->current = xcalloc(1, sizeof *c->current);
 	c->current->refs = 1;
@@ -101,8 +104,17 @@ catalog_load_subs(struct catalog *c, struct catalog_view *v)
 		free(s->secret);
 		s->topic = rows[i].topic;
 		s->name = rows[i].name;
-		s->secret = rows[i].secret;
-		rows[i].topic = rows[i].name = rows[i].secret = NULL;
+		rows[i].topic = rows[i].name = NULL;
+		s->secret = NULL;
+		if (rows[i].secret != NULL && (s->secret = secretbox_unseal(
+		    c->secrets, rows[i].secret)) == NULL) {
+			/* never deliver unsigned what should be signed */
+			log_error("catalog", "subscription %lld: its secret "
+			    "does not open with this key file: skipped",
+			    (long long)s->id);
+			sub_free(s);
+			continue;
+		}
 		if (sub_state_parse(rows[i].state, &s->state) != 0)
 			s->state = SUB_DISABLED;
 		s->created_at = rows[i].created_at;

@@ -30,7 +30,10 @@ struct catalog_view {
 	int refs; /* readers holding it, plus one while it is current */
 };
 
-struct catalog *catalog_new(struct store *);
+struct secretbox;
+
+/* secrets (borrowed) opens the subscriptions' sealed secrets. */
+struct catalog *catalog_new(struct store *, const struct secretbox *secrets);
 void catalog_free(struct catalog *);
 /* Rebuilds the view from the store; -1 if the store could not be read. */
 int catalog_reload(struct catalog *) __attribute__((warn_unused_result));

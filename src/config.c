@@ -44,6 +44,9 @@ static const struct config_setting config_table[] = {
 	    "address and port of the HTTP server (ADDR:PORT, [V6]:PORT)" },
 	{ "db", C_STRING, O(db), "./sluice.db", 0, 0, NULL,
 	    "SQLite database file (created if missing)" },
+	{ "secret_key_file", C_STRING, O(secret_key_file), NULL, 0, 0, NULL,
+	    "key file sealing subscription secrets at rest (default: the "
+	    "database path + .key; created if missing)" },
 	{ "admin_token", C_STRING, O(admin_token), NULL, 0, 0, NULL,
 	    "bearer token for /api/v1; without one the API is served only "
 	    "on loopback" },

@@ -17,6 +17,7 @@ struct config {
 	char *backup;	       /* --backup FILE: copy the database and exit */
 	char *listen;	       /* ADDR:PORT of the HTTP server */
 	char *db;	       /* SQLite database path */
+	char *secret_key_file; /* key sealing subscription secrets */
 	char *admin_token;     /* bearer token for /api/v1, or NULL */
 	int64_t workers;       /* delivery threads, 0: one per core */
 	int64_t http_threads;      /* HTTP server threads */

@@ -435,15 +435,40 @@ http_suspend(struct http_req *req)
 
 /* ---- auth ---------------------------------------------------------- */
 
+char *
+http_token_hash(const char *token)
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	char *out = xmalloc(7 + 2 * sizeof d + 1);
+	size_t i;
+
+	SHA256((const unsigned char *)token, strlen(token), d);
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < sizeof d; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+	return out;
+}
+
 int
 http_token_equal(const char *given, const char *expected)
 {
 	unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+	char *hashed;
+	int same;
 
-	/* hashing first hides the expected token's length */
-	SHA256((const unsigned char *)given, strlen(given), a);
-	SHA256((const unsigned char *)expected, strlen(expected), b);
-	return CRYPTO_memcmp(a, b, sizeof a) == 0;
+	/* a stored "sha256:" hash is compared with the given token's */
+	if (strncmp(expected, "sha256:", 7) == 0) {
+		hashed = http_token_hash(given);
+		SHA256((const unsigned char *)hashed, strlen(hashed), a);
+		SHA256((const unsigned char *)expected, strlen(expected), b);
+		free(hashed);
+	} else {
+		/* hashing first hides the expected token's length */
+		SHA256((const unsigned char *)given, strlen(given), a);
+		SHA256((const unsigned char *)expected, strlen(expected), b);
+	}
+	same = CRYPTO_memcmp(a, b, sizeof a) == 0;
+	return same;
 }
 
 int

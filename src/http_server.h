@@ -73,8 +73,14 @@ void http_reply_invalid_status(struct http_req *, unsigned status,
 /* The handler's reply will come later, from another thread. */
 void http_suspend(struct http_req *);
 
-/* Compares secrets without leaking where they differ. */
+/*
+ * Compares a given token with the expected one (plain, or a stored
+ * "sha256:<hex>" hash from http_token_hash) without leaking where they
+ * differ.
+ */
 int http_token_equal(const char *given, const char *expected);
+/* "sha256:<hex>": how publish tokens are stored (caller frees). */
+char *http_token_hash(const char *token);
 /* Checks "Authorization: Bearer <token>"; replies 401/403 if wrong. */
 int http_check_bearer(struct http_req *, const char *token);
 

@@ -25,6 +25,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
+#include "secretbox.h"
 #include "store.h"
 #include "sysevent.h"
 #include "xmalloc.h"
@@ -116,7 +117,7 @@ main(int argc, char **argv)
 	struct store_options so = { 0 };
 	struct app app = { 0 };
 	enum log_level level = LOGL_INFO;
-	char host[256], *cause = NULL;
+	char host[256], *cause = NULL, *keyfile;
 	sigset_t set;
 	int rc, sig;
 
@@ -168,7 +169,13 @@ main(int argc, char **argv)
 	so.max_pages = cfg.max_db_pages;
 	if ((app.store = store_open(&so, &cause)) == NULL)
 		goto fail;
-	app.catalog = catalog_new(app.store);
+	keyfile = cfg.secret_key_file ? xstrdup(cfg.secret_key_file) :
+	    xasprintf("%s.key", cfg.db);
+	app.secrets = secretbox_open(keyfile, &cause);
+	free(keyfile);
+	if (app.secrets == NULL)
+		goto fail;
+	app.catalog = catalog_new(app.store, app.secrets);
 	if (catalog_reload(app.catalog) != 0) {
 		cause = xstrdup("cannot read the topics and subscriptions");
 		goto fail;
@@ -195,6 +202,7 @@ main(int argc, char **argv)
 	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
+	secretbox_free(app.secrets);
 	deliver_global_cleanup();
 	metrics_free(app.metrics);
 	log_info("main", "stopped");
@@ -206,6 +214,7 @@ fail:
 	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
+	secretbox_free(app.secrets);
 	metrics_free(app.metrics);
 	config_free(&cfg);
 	return 1;
