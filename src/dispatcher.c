@@ -328,7 +328,8 @@ request_sub(const struct sub *s, struct deliver_sub *ds)
 	ds->binary = s->binary;
 	ds->soap_version = s->soap_version;
 	ds->soap_action = s->soap_action;
-	ds->wrap_in_list = s->wrap_in_list;
+	/* an endpoint set up for batches always gets the batch shape */
+	ds->wrap_in_list = s->wrap_in_list || s->batch_size > 1;
 	ds->headers = (const char *const *)s->headers;
 	ds->secret = s->secret;
 	ds->timeout_ms = s->timeout_ms;
