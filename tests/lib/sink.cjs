@@ -22,6 +22,10 @@
  *   close    destroy the connection without answering
  *   hang     never answer (the connection stays open until the sink closes)
  * or a function (record) => answer, to decide per request.
+ *
+ * sink.active is the number of requests being answered now, sink.maxActive
+ * the most there ever were at once; refusedUrl() gives a loopback URL where
+ * nothing listens.
  */
 const http = require('node:http');
 
@@ -58,6 +62,8 @@ class Sink {
 		this.waiters = [];
 		this.sockets = new Set();
 		this.pending = new Set();	/* responses held by hang/delay */
+		this.active = 0;	/* requests received, not yet answered */
+		this.maxActive = 0;	/* the most that were at once */
 		this.server = http.createServer((req, res) => this.onRequest(req, res));
 		this.server.on('connection', (s) => {
 			this.sockets.add(s);
@@ -96,6 +102,18 @@ class Sink {
 
 	onRequest(req, res) {
 		const chunks = [];
+		this.active++;
+		if (this.active > this.maxActive)
+			this.maxActive = this.active;
+		let counted = true;
+		const uncount = () => {
+			if (counted) {
+				counted = false;
+				this.active--;
+			}
+		};
+		res.on('finish', uncount);
+		res.on('close', uncount);
 		req.on('data', (c) => chunks.push(c));
 		req.on('end', () => {
 			const rec = {
@@ -188,6 +206,18 @@ class Sink {
 	}
 }
 
+/* A loopback URL where nothing listens (a port that was just free). */
+function refusedUrl() {
+	return new Promise((resolve, reject) => {
+		const srv = require('node:net').createServer();
+		srv.once('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const port = srv.address().port;
+			srv.close(() => resolve(`http://127.0.0.1:${port}/`));
+		});
+	});
+}
+
 /* Starts a sink; with options.t, t.after closes it. */
 async function startSink(options = {}) {
 	const sink = new Sink();
@@ -199,4 +229,4 @@ async function startSink(options = {}) {
 	return sink;
 }
 
-module.exports = { startSink, Sink, soapFault, soapOk };
+module.exports = { startSink, Sink, soapFault, soapOk, refusedUrl };
