@@ -41,6 +41,29 @@ event_write(struct buf *b, const struct event_row *e)
 	return 0;
 }
 
+/* Replaces the closing brace of the event with its queues: ,"subscriptions":[...]} */
+static void
+event_subs_write(struct app *app, struct buf *b, int64_t msg)
+{
+	struct event_sub_row *rows;
+	size_t n, i;
+
+	if (b->len == 0 || store_event_subs(app->store, msg, &rows, &n) !=
+	    STORE_OK)
+		return;
+	b->len--;
+	buf_addstr(b, ",\"subscriptions\":[");
+	for (i = 0; i < n; i++) {
+		buf_printf(b, "%s{\"id\":%lld,\"name\":", i ? "," : "",
+		    (long long)rows[i].sub_id);
+		json_quote(b, rows[i].name, strlen(rows[i].name));
+		buf_printf(b, ",\"state\":\"%s\"}",
+		    delivery_state_names[rows[i].state]);
+	}
+	buf_addstr(b, "]}");
+	event_sub_rows_free(rows, n);
+}
+
 void
 api_events_list(struct http_req *req)
 {
@@ -125,7 +148,9 @@ api_event_get(struct http_req *req)
 		buf_free(&b);
 		http_reply_problem(req, 500, NULL, NULL, "stored event is "
 		    "unreadable");
-	} else
+	} else {
+		event_subs_write(app, &b, msg);
 		http_reply_buf(req, 200, &b);
+	}
 	event_row_clear(&e);
 }
