@@ -634,6 +634,19 @@ deliver_retry_after(const char *v)
 	return (int64_t)s * 1000;
 }
 
+/* curl's words for a failed transfer, without trailing blanks. */
+static char *
+deliver_curl_error(const struct deliver_xfer *x)
+{
+	char *e = xstrdup(x->errbuf[0] != '\0' ? x->errbuf :
+	    curl_easy_strerror(x->code));
+	size_t n = strlen(e);
+
+	while (n > 0 && isspace((unsigned char)e[n - 1]))
+		e[--n] = '\0';
+	return e;
+}
+
 /* Fills r from a finished transfer. */
 static void
 deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
@@ -653,8 +666,7 @@ deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
 			r->error = xasprintf("sink address denied: %s",
 			    x->denied_addr);
 		else
-			r->error = xstrdup(x->errbuf[0] != '\0' ? x->errbuf :
-			    curl_easy_strerror(x->code));
+			r->error = deliver_curl_error(x);
 		return;
 	}
 	if (status == 429 || status == 503)
