@@ -6,6 +6,8 @@ export const QUEUE_STATES = ['pending', 'inflight', 'delivered', 'dead'];
 
 export function isPaused(s, now = Date.now()) {
 	const st = s.status || {};
+	if (st.paused === false)
+		return false;
 	if (st.pause_reason && !st.paused_until)
 		return true;	/* manual pause without an end */
 	return Boolean(st.paused_until) &&

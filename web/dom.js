@@ -81,6 +81,8 @@ export function relative(d, now = Date.now()) {
 	const s = Math.round((d.getTime() - now) / 1000);
 	const a = Math.abs(s);
 	let v;
+	if (a < 1)
+		return 'just now';
 	if (a < 60)
 		v = `${a}s`;
 	else if (a < 3600)

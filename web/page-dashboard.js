@@ -176,7 +176,7 @@ function renderSubs(el, pausedEl, subs, now) {
 		{ label: 'State', cell: (s) => h('span', {
 		    class: `badge state-${s.state}`, text: s.state }) },
 		{ label: 'Endpoint', cell: (s) => endpointLabel(s) },
-		{ label: 'Sink', cell: (s) => s.delivery_method === 'pull' ?
+		{ label: 'Sink', cls: 'sink', cell: (s) => s.delivery_method === 'pull' ?
 		    h('span', { class: 'muted', text: 'pull' }) :
 		    h('code', { class: 'url', text: s.sink }) },
 		{ label: 'Queue', cell: (s) => queueCounts(s) },

@@ -80,7 +80,7 @@ export async function subscriptionFormPage(ctx) {
 			    'aria-describedby': `err-${name}` });
 			inputs.push(r);
 			set.append(h('label', { class: 'radio', for: r.id }, r,
-			    ` ${label}`));
+			    label));
 		}
 		set.append(errSlot(name));
 		f[name] = {
@@ -126,7 +126,7 @@ export async function subscriptionFormPage(ctx) {
 		name: 'wrap_in_list', checked: Boolean(s.wrap_in_list),
 		'aria-describedby': 'err-wrap_in_list' }),
 	    h('label', { for: 'f-wrap_in_list',
-		text: ' Always send a list (batch format), even of one event' }),
+		text: 'Always send a list (batch format), even of one event' }),
 	    errSlot('wrap_in_list'));
 	const restGroup = h('fieldset', { class: 'group group-rest' },
 	    h('legend', { text: 'REST' }), contentSet, wrapField);
@@ -164,7 +164,7 @@ export async function subscriptionFormPage(ctx) {
 	if (editing && s.secret_set)
 		secretField.append(h('div', { class: 'check' }, clearSecret,
 		    h('label', { for: 'f-clear-secret',
-			text: ' Remove the secret' })));
+			text: 'Remove the secret' })));
 	const validateIn = h('input', { type: 'checkbox', id: 'f-validate',
 	    name: 'validate', checked: Boolean(s.validate),
 	    'aria-describedby': 'err-validate' });
@@ -196,7 +196,7 @@ export async function subscriptionFormPage(ctx) {
 			headersIn),
 		    secretField,
 		    h('div', { class: 'field check' }, validateIn,
-			h('label', { for: 'f-validate', text: ' Run the ' +
+			h('label', { for: 'f-validate', text: 'Run the ' +
 			    'abuse-protection handshake before the first ' +
 			    'delivery' }), errSlot('validate')))),
 	    h('details', { class: 'tuning', open: editing ? true : undefined },
@@ -291,7 +291,7 @@ export async function subscriptionFormPage(ctx) {
 		for (const e of list) {
 			const name = fieldBase(e.field);
 			const slot = errs[name];
-			if (!slot || slot.closest('[hidden]')) {
+			if (!slot || slot.parentElement.closest('[hidden]')) {
 				rest.push(e);
 				continue;
 			}
