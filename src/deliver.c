@@ -40,21 +40,21 @@
 #include "deliver.h"
 #include "soapxml.h"
 
-#define DELIVER_EXCERPT 1024	       /* response bytes kept for the result */
-#define DELIVER_FAULT_SCAN (64 * 1024) /* SOAP bytes searched for a Fault */
+#define DELIVER_EXCERPT      1024 /* response bytes kept for the result */
+#define DELIVER_FAULT_SCAN   (64 * 1024) /* SOAP bytes searched for a Fault */
 #define DELIVER_MAX_RESPONSE (1024 * 1024)
-#define DELIVER_HOST_CONNS 64
-#define DELIVER_TIMEOUT_MS 30000
-#define DELIVER_CONNECT_MS 10000
-#define DELIVER_MAX_RETRY_S (30LL * 24 * 3600) /* bound on Retry-After */
-#define DELIVER_SPARES 32		       /* idle easy handles kept */
-#define DELIVER_MAX_DENY 64
+#define DELIVER_HOST_CONNS   64
+#define DELIVER_TIMEOUT_MS   30000
+#define DELIVER_CONNECT_MS   10000
+#define DELIVER_MAX_RETRY_S  (30LL * 24 * 3600) /* bound on Retry-After */
+#define DELIVER_SPARES       32                 /* idle easy handles kept */
+#define DELIVER_MAX_DENY     64
 
 /* One CIDR of the deny list. */
 struct deliver_cidr {
-	int family;		/* AF_INET or AF_INET6 */
+	int family;             /* AF_INET or AF_INET6 */
 	unsigned char addr[16]; /* network address, 4 or 16 bytes */
-	int bits;		/* prefix length */
+	int bits;               /* prefix length */
 };
 
 struct deliver {
@@ -77,15 +77,15 @@ struct deliver_xfer {
 	struct deliver *d;
 	CURL *easy;
 	struct curl_slist *headers;
-	char *body; /* request body (CURLOPT_POSTFIELDS points here) */
+	char *body;   /* request body (CURLOPT_POSTFIELDS points here) */
 	char *origin; /* handshake: the origin asked for; NULL otherwise */
 	int soap;
 	char errbuf[CURL_ERROR_SIZE];
-	struct buf keep;   /* head of the response body */
-	size_t keep_cap;   /* bytes of it kept */
-	size_t received;   /* response body bytes read */
-	int too_big;	   /* aborted past max_response */
-	int denied;	   /* a connect was refused by the deny list */
+	struct buf keep; /* head of the response body */
+	size_t keep_cap; /* bytes of it kept */
+	size_t received; /* response body bytes read */
+	int too_big;     /* aborted past max_response */
+	int denied;      /* a connect was refused by the deny list */
 	char denied_addr[INET6_ADDRSTRLEN];
 	char *retry_after; /* Retry-After of the last response */
 	char *allowed_origin;
@@ -121,8 +121,8 @@ deliver_global_init(char **cause)
 	CURLcode rc;
 
 	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
-		*cause = xasprintf("curl_global_init: %s",
-		    curl_easy_strerror(rc));
+		*cause =
+		    xasprintf("curl_global_init: %s", curl_easy_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -218,8 +218,8 @@ deliver_prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 static int
 deliver_denied(const struct deliver *d, int family, const unsigned char *a)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0xff, 0xff };
+	static const unsigned char mapped[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	size_t i;
 
 	/* An IPv4-mapped IPv6 address is also checked as IPv4. */
@@ -234,8 +234,8 @@ deliver_denied(const struct deliver *d, int family, const unsigned char *a)
 }
 
 static curl_socket_t
-deliver_opensocket(void *clientp, curlsocktype purpose,
-    struct curl_sockaddr *sa)
+deliver_opensocket(
+    void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
 {
 	struct deliver_xfer *x = clientp;
 	struct sockaddr_storage ss;
@@ -245,13 +245,15 @@ deliver_opensocket(void *clientp, curlsocktype purpose,
 	memset(&ss, 0, sizeof ss);
 	memcpy(&ss, &sa->addr, len < sizeof ss ? len : sizeof ss);
 	if (sa->family == AF_INET)
-		a = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
+		a = (const unsigned char *)&((struct sockaddr_in *)&ss)
+		        ->sin_addr;
 	else if (sa->family == AF_INET6)
 		a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
 	if (a == NULL || deliver_denied(x->d, sa->family, a)) {
 		x->denied = 1;
-		if (a == NULL || inet_ntop(sa->family, a, x->denied_addr,
-		    sizeof x->denied_addr) == NULL)
+		if (a == NULL ||
+		    inet_ntop(sa->family, a, x->denied_addr,
+		        sizeof x->denied_addr) == NULL)
 			strcpy(x->denied_addr, "?");
 		return CURL_SOCKET_BAD;
 	}
@@ -265,23 +267,23 @@ deliver_new(const struct deliver_options *o, char **cause)
 {
 	struct deliver *d = xcalloc(1, sizeof *d);
 
-	if (o->sink_deny != NULL && deliver_deny_parse(d, o->sink_deny,
-	    cause) != 0)
+	if (o->sink_deny != NULL &&
+	    deliver_deny_parse(d, o->sink_deny, cause) != 0)
 		goto fail;
 	if ((d->multi = curl_multi_init()) == NULL) {
 		*cause = xstrdup("curl_multi_init failed");
 		goto fail;
 	}
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    o->max_host_connections > 0 ? o->max_host_connections :
-	    (long)DELIVER_HOST_CONNS);
+	    o->max_host_connections > 0 ? o->max_host_connections
+	                                : (long)DELIVER_HOST_CONNS);
 	curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 256L);
 	d->ca_file = o->ca_file != NULL ? xstrdup(o->ca_file) : NULL;
-	d->user_agent = xstrdup(o->user_agent != NULL ? o->user_agent :
-	    "sluice");
+	d->user_agent =
+	    xstrdup(o->user_agent != NULL ? o->user_agent : "sluice");
 	d->insecure_tls = o->insecure_tls;
-	d->max_response = o->max_response > 0 ? o->max_response :
-	    DELIVER_MAX_RESPONSE;
+	d->max_response =
+	    o->max_response > 0 ? o->max_response : DELIVER_MAX_RESPONSE;
 	atomic_init(&d->woken, 0);
 	return d;
 fail:
@@ -358,8 +360,8 @@ deliver_sign(const char *secret, const char *id, int64_t timestamp,
 
 	/* whsec_<base64>: the key is the decoded part; else the raw bytes. */
 	if (strncmp(secret, "whsec_", 6) != 0 ||
-	    cloudevent_base64_decode(secret + 6, strlen(secret + 6), &key,
-	    &keylen) != 0) {
+	    cloudevent_base64_decode(
+	        secret + 6, strlen(secret + 6), &key, &keylen) != 0) {
 		key = (unsigned char *)xstrdup(secret);
 		keylen = strlen(secret);
 	}
@@ -367,8 +369,8 @@ deliver_sign(const char *secret, const char *id, int64_t timestamp,
 	buf_printf(&msg, "%s.%lld.", id, (long long)timestamp);
 	if (len > 0 && buf_add(&msg, body, len) != 0)
 		abort(); /* an uncapped buffer cannot refuse */
-	HMAC(EVP_sha256(), key, (int)keylen, (unsigned char *)msg.data,
-	    msg.len, md, &mdlen);
+	HMAC(EVP_sha256(), key, (int)keylen, (unsigned char *)msg.data, msg.len,
+	    md, &mdlen);
 	b64 = cloudevent_base64_encode(md, mdlen);
 	sig = xasprintf("v1,%s", b64);
 	free(b64);
@@ -408,10 +410,10 @@ deliver_header(struct deliver_xfer *x, const char *name, const char *value)
 static int
 deliver_header_reserved(const char *name, const char *value)
 {
-	static const char *const own[] = { "content-type", "content-length",
-		"host", "transfer-encoding", "connection", "expect", "soapaction",
-		"webhook-id", "webhook-timestamp", "webhook-signature",
-		"webhook-request-origin" };
+	static const char *const own[] = {"content-type", "content-length",
+	    "host", "transfer-encoding", "connection", "expect", "soapaction",
+	    "webhook-id", "webhook-timestamp", "webhook-signature",
+	    "webhook-request-origin"};
 	const char *p;
 	size_t i;
 
@@ -435,7 +437,7 @@ deliver_user_headers(struct deliver_xfer *x, const struct deliver_sub *sub)
 	const char *const *h;
 
 	for (h = sub->headers; h != NULL && h[0] != NULL && h[1] != NULL;
-	    h += 2)
+	     h += 2)
 		if (!deliver_header_reserved(h[0], h[1]))
 			deliver_header(x, h[0], h[1]);
 }
@@ -461,8 +463,8 @@ deliver_binary_type(const struct cloudevent *ev)
 }
 
 static void
-deliver_binary(struct deliver_xfer *x, const struct cloudevent *ev,
-    struct buf *body)
+deliver_binary(
+    struct deliver_xfer *x, const struct cloudevent *ev, struct buf *body)
 {
 	const char *ct = deliver_binary_type(ev);
 	char **h, **p;
@@ -491,22 +493,22 @@ deliver_build(struct deliver_xfer *x, const struct deliver_sub *sub,
 	int rc;
 
 	if (sub->soap) {
-		if ((ct = soapxml_content_type(sub->soap_version,
-		    sub->soap_action)) == NULL)
+		if ((ct = soapxml_content_type(
+		         sub->soap_version, sub->soap_action)) == NULL)
 			return -1;
 		evs = xcalloc(n, sizeof *evs);
 		for (i = 0; i < n; i++)
 			evs[i] = msgs[i].ev;
-		rc = soapxml_write_envelope(sub->soap_version, evs, n,
-		    sub->wrap_in_list, body);
+		rc = soapxml_write_envelope(
+		    sub->soap_version, evs, n, sub->wrap_in_list, body);
 		free(evs);
 		deliver_header(x, "Content-Type", ct);
 		free(ct);
 		if (rc == 0 && strcmp(sub->soap_version, "1.1") == 0) {
-			action = xasprintf("\"%s\"", sub->soap_action != NULL ?
-			    sub->soap_action : "");
+			action = xasprintf("\"%s\"",
+			    sub->soap_action != NULL ? sub->soap_action : "");
 			for (i = 1; action[i] != '\0' && action[i + 1] != '\0';
-			    i++)
+			     i++)
 				if (action[i] == '"' || action[i] == '\r' ||
 				    action[i] == '\n')
 					action[i] = ' ';
@@ -523,7 +525,8 @@ deliver_build(struct deliver_xfer *x, const struct deliver_sub *sub,
 		return 0;
 	}
 	if (n == 1 && !sub->wrap_in_list) {
-		deliver_header(x, "Content-Type", "application/cloudevents+json");
+		deliver_header(
+		    x, "Content-Type", "application/cloudevents+json");
 		cloudevent_write_json(msgs[0].ev, 1, body);
 		return 0;
 	}
@@ -603,8 +606,7 @@ deliver_on_header(char *p, size_t size, size_t nmemb, void *arg)
 	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		deliver_header_value(p + 12, n - 12, 64, &x->retry_after);
 	else if (n > 23 && strncasecmp(p, "WebHook-Allowed-Origin:", 23) == 0)
-		deliver_header_value(p + 23, n - 23, 1024,
-		    &x->allowed_origin);
+		deliver_header_value(p + 23, n - 23, 1024, &x->allowed_origin);
 	return n;
 }
 
@@ -638,8 +640,8 @@ deliver_retry_after(const char *v)
 static char *
 deliver_curl_error(const struct deliver_xfer *x)
 {
-	char *e = xstrdup(x->errbuf[0] != '\0' ? x->errbuf :
-	    curl_easy_strerror(x->code));
+	char *e = xstrdup(
+	    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
 	size_t n = strlen(e);
 
 	while (n > 0 && isspace((unsigned char)e[n - 1]))
@@ -663,8 +665,8 @@ deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
 		r->outcome = DELIVER_TRANSPORT;
 		r->http_status = 0;
 		if (x->denied)
-			r->error = xasprintf("sink address denied: %s",
-			    x->denied_addr);
+			r->error = xasprintf(
+			    "sink address denied: %s", x->denied_addr);
 		else
 			r->error = deliver_curl_error(x);
 		return;
@@ -679,12 +681,13 @@ deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
 			r->error = xasprintf("HTTP %ld", status);
 		} else if (x->allowed_origin == NULL ||
 		    (strcmp(x->allowed_origin, "*") != 0 &&
-		    strcasecmp(x->allowed_origin, x->origin) != 0)) {
+		        strcasecmp(x->allowed_origin, x->origin) != 0)) {
 			r->outcome = DELIVER_APP;
 			r->error = xasprintf("origin %s not allowed "
-			    "(WebHook-Allowed-Origin: %s)", x->origin,
-			    x->allowed_origin != NULL ? x->allowed_origin :
-			    "none");
+			                     "(WebHook-Allowed-Origin: %s)",
+			    x->origin,
+			    x->allowed_origin != NULL ? x->allowed_origin
+			                              : "none");
 		} else
 			r->outcome = DELIVER_OK;
 		return;
@@ -710,8 +713,8 @@ deliver_finish(struct deliver_xfer *x)
 	deliver_classify(x, &r);
 	r.started_at = x->started_at;
 	r.duration_ms = deliver_mono_ms() - x->t0;
-	if ((n = x->keep.len < DELIVER_EXCERPT ? x->keep.len :
-	    DELIVER_EXCERPT) > 0) {
+	if ((n = x->keep.len < DELIVER_EXCERPT ? x->keep.len
+	                                       : DELIVER_EXCERPT) > 0) {
 		r.response = xmalloc(n + 1);
 		memcpy(r.response, x->keep.data, n);
 		r.response[n] = '\0';
@@ -758,8 +761,8 @@ deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 	CURL *e = x->easy;
 	long timeout, connect;
 
-	timeout = sub->timeout_ms > 0 ? (long)sub->timeout_ms :
-	    DELIVER_TIMEOUT_MS;
+	timeout =
+	    sub->timeout_ms > 0 ? (long)sub->timeout_ms : DELIVER_TIMEOUT_MS;
 	connect = timeout < DELIVER_CONNECT_MS ? timeout : DELIVER_CONNECT_MS;
 	curl_easy_setopt(e, CURLOPT_URL, sub->sink);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -782,8 +785,8 @@ deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (d->ndeny > 0) {
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
-		    deliver_opensocket);
+		curl_easy_setopt(
+		    e, CURLOPT_OPENSOCKETFUNCTION, deliver_opensocket);
 		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
 	}
 	deliver_header_line(x, "Expect:"); /* no 100-continue round trip */
@@ -810,8 +813,8 @@ deliver_add(struct deliver_xfer *x)
 static int
 deliver_method_ok(const char *m)
 {
-	static const char *const ok[] = { "POST", "PUT", "PATCH", "DELETE",
-		"GET" };
+	static const char *const ok[] = {
+	    "POST", "PUT", "PATCH", "DELETE", "GET"};
 	size_t i;
 
 	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
@@ -822,11 +825,10 @@ deliver_method_ok(const char *m)
 
 int
 deliver_start(struct deliver *d, const struct deliver_sub *sub,
-    const struct deliver_msg *msgs, size_t n, deliver_done_fn done,
-    void *arg)
+    const struct deliver_msg *msgs, size_t n, deliver_done_fn done, void *arg)
 {
-	const char *method = sub->http_method != NULL ? sub->http_method :
-	    "POST";
+	const char *method =
+	    sub->http_method != NULL ? sub->http_method : "POST";
 	struct deliver_xfer *x;
 	struct buf body;
 	size_t len;
@@ -847,8 +849,7 @@ deliver_start(struct deliver *d, const struct deliver_sub *sub,
 	if (sub->secret != NULL && *sub->secret != '\0')
 		deliver_sign_headers(x, sub, &msgs[0], x->body, len);
 	deliver_setopts(x, sub);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	if (strcmp(method, "POST") != 0)
 		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
@@ -895,8 +896,8 @@ deliver_reap(struct deliver *d)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		x = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&x);
+		curl_easy_getinfo(
+		    m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		x->code = m->data.result;
 		curl_multi_remove_handle(d->multi, x->easy);
 		d->inflight--;
@@ -922,8 +923,9 @@ deliver_reap(struct deliver *d)
 int
 deliver_run(struct deliver *d, int timeout_ms)
 {
-	int64_t deadline = deliver_mono_ms() + (timeout_ms > 0 ? timeout_ms :
-	    0), left;
+	int64_t deadline =
+	            deliver_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0),
+	        left;
 	int running;
 
 	for (;;) {

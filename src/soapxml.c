@@ -21,12 +21,18 @@
 #include "soapxml.h"
 
 #define SOAPXML_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
-#define SOAPXML_NS_XS "http://www.w3.org/2001/XMLSchema"
+#define SOAPXML_NS_XS  "http://www.w3.org/2001/XMLSchema"
 
 /* The context attributes the spec defines; the rest are extensions. */
 static const char *const soapxml_core[] = {
-	"specversion", "id", "source", "type", "datacontenttype",
-	"dataschema", "subject", "time",
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
 };
 
 static int
@@ -130,14 +136,15 @@ soapxml_write_data(const struct cloudevent *ev, struct buf *out)
 static void
 soapxml_declare(struct buf *out)
 {
-	buf_addstr(out, " xmlns=\"" SOAPXML_NS_CE "\" xmlns:ce=\"" SOAPXML_NS_CE
+	buf_addstr(out,
+	    " xmlns=\"" SOAPXML_NS_CE "\" xmlns:ce=\"" SOAPXML_NS_CE
 	    "\" xmlns:xsi=\"" SOAPXML_NS_XSI "\" xmlns:xs=\"" SOAPXML_NS_XS
 	    "\"");
 }
 
 void
-soapxml_write_event(const struct cloudevent *ev, int declare_ns,
-    struct buf *out)
+soapxml_write_event(
+    const struct cloudevent *ev, int declare_ns, struct buf *out)
 {
 	const struct ce_attr *a;
 	const char *specversion, *type;
@@ -157,9 +164,9 @@ soapxml_write_event(const struct cloudevent *ev, int declare_ns,
 			continue;
 		buf_printf(out, "<%s", a->name);
 		if (!soapxml_is_core(a->name)) {
-			type = a->type == CE_VALUE_INTEGER ? "ce:integer" :
-			    a->type == CE_VALUE_BOOLEAN ? "ce:boolean" :
-			    "ce:string";
+			type = a->type == CE_VALUE_INTEGER ? "ce:integer"
+			    : a->type == CE_VALUE_BOOLEAN  ? "ce:boolean"
+			                                   : "ce:string";
 			buf_printf(out, " xsi:type=\"%s\"", type);
 		}
 		buf_addstr(out, ">");
@@ -171,8 +178,8 @@ soapxml_write_event(const struct cloudevent *ev, int declare_ns,
 }
 
 void
-soapxml_write_batch(const struct cloudevent *const *evs, size_t n,
-    struct buf *out)
+soapxml_write_batch(
+    const struct cloudevent *const *evs, size_t n, struct buf *out)
 {
 	size_t i;
 
@@ -195,16 +202,17 @@ soapxml_envelope_ns(const char *version)
 }
 
 int
-soapxml_write_envelope(const char *version,
-    const struct cloudevent *const *evs, size_t n, int batch,
-    struct buf *out)
+soapxml_write_envelope(const char *version, const struct cloudevent *const *evs,
+    size_t n, int batch, struct buf *out)
 {
 	const char *ns = soapxml_envelope_ns(version);
 
 	if (ns == NULL || n == 0)
 		return -1;
-	buf_printf(out, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-	    "<soap:Envelope xmlns:soap=\"%s\"><soap:Body>", ns);
+	buf_printf(out,
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	    "<soap:Envelope xmlns:soap=\"%s\"><soap:Body>",
+	    ns);
 	if (batch || n > 1)
 		soapxml_write_batch(evs, n, out);
 	else
@@ -241,7 +249,7 @@ soapxml_content_type(const char *version, const char *action)
 /* ---- SOAP Fault detection -------------------------------------------- */
 
 #define SOAPXML_MAX_PREFIXES 8
-#define SOAPXML_MAX_PREFIX 64
+#define SOAPXML_MAX_PREFIX   64
 
 static int
 soapxml_name_char(unsigned char c)
@@ -306,8 +314,9 @@ soapxml_fault_tag(const unsigned char *s, size_t len, const char *prefix)
 		tlen = (size_t)snprintf(tag, sizeof tag, "<Fault");
 	while ((left = len - (size_t)(p - s)) > tlen &&
 	    (hit = memmem(p, left, tag, tlen)) != NULL) {
-		if (hit + tlen < s + len && (soapxml_space(hit[tlen]) ||
-		    hit[tlen] == '>' || hit[tlen] == '/'))
+		if (hit + tlen < s + len &&
+		    (soapxml_space(hit[tlen]) || hit[tlen] == '>' ||
+		        hit[tlen] == '/'))
 			return 1;
 		p = hit + 1;
 	}
@@ -317,8 +326,7 @@ soapxml_fault_tag(const unsigned char *s, size_t len, const char *prefix)
 int
 soapxml_has_fault(const void *body, size_t len)
 {
-	static const char *const ns[] = { SOAPXML_NS_SOAP11,
-		SOAPXML_NS_SOAP12 };
+	static const char *const ns[] = {SOAPXML_NS_SOAP11, SOAPXML_NS_SOAP12};
 	char prefixes[SOAPXML_MAX_PREFIXES][SOAPXML_MAX_PREFIX];
 	const unsigned char *s = body, *p, *hit;
 	size_t i, nlen, np = 0, j;
@@ -329,9 +337,8 @@ soapxml_has_fault(const void *body, size_t len)
 		while (np < SOAPXML_MAX_PREFIXES &&
 		    (size_t)(s + len - p) >= nlen &&
 		    (hit = memmem(p, (size_t)(s + len - p), ns[i], nlen)) !=
-		    NULL) {
-			if (soapxml_binding(s, (size_t)(hit - s),
-			    prefixes[np]))
+		        NULL) {
+			if (soapxml_binding(s, (size_t)(hit - s), prefixes[np]))
 				np++;
 			p = hit + 1;
 		}

@@ -17,7 +17,7 @@
 struct cloudevent;
 
 /* The namespaces written and recognised. */
-#define SOAPXML_NS_CE "http://cloudevents.io/xmlformat/V1"
+#define SOAPXML_NS_CE     "http://cloudevents.io/xmlformat/V1"
 #define SOAPXML_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define SOAPXML_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 
@@ -29,19 +29,19 @@ struct cloudevent;
  * <data xsi:type="xs:string"> for JSON and text, xs:base64Binary for bytes
  * (and for text that XML 1.0 cannot carry).
  */
-void soapxml_write_event(const struct cloudevent *, int declare_ns,
-    struct buf *out);
+void soapxml_write_event(
+    const struct cloudevent *, int declare_ns, struct buf *out);
 /* Writes a <batch> (declaring the namespaces) of n events. */
-void soapxml_write_batch(const struct cloudevent *const *evs, size_t n,
-    struct buf *out);
+void soapxml_write_batch(
+    const struct cloudevent *const *evs, size_t n, struct buf *out);
 /*
  * Writes a complete SOAP document: XML declaration, Envelope, and a Body
  * holding one <event>, or a <batch> when batch is set.  version is "1.1"
  * or "1.2"; returns -1 (writing nothing) for any other.
  */
 int soapxml_write_envelope(const char *version,
-    const struct cloudevent *const *evs, size_t n, int batch,
-    struct buf *out) __attribute__((warn_unused_result));
+    const struct cloudevent *const *evs, size_t n, int batch, struct buf *out)
+    __attribute__((warn_unused_result));
 /*
  * The Content-Type for a SOAP request: text/xml for 1.1, application/
  * soap+xml with the action parameter for 1.2 (action may be NULL).

@@ -45,9 +45,9 @@ enum sink_act {
 #define HUGE_BYTES (100L * 1024 * 1024)
 
 struct sink_conn {
-	int fd;	   /* -1: free slot */
-	int hung;  /* ignore it until the sink stops */
-	char *in;  /* bytes received, not yet a whole request */
+	int fd;   /* -1: free slot */
+	int hung; /* ignore it until the sink stops */
+	char *in; /* bytes received, not yet a whole request */
 	size_t len;
 };
 
@@ -133,9 +133,10 @@ sink_answer(struct sink *s, struct sink_conn *c)
 
 	switch (s->act) {
 	case ACT_RESPOND:
-		n = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\n"
-		    "Content-Length: %zu\r\n%s\r\n", s->status, s->body_len,
-		    s->headers);
+		n = snprintf(head, sizeof head,
+		    "HTTP/1.1 %d Test\r\n"
+		    "Content-Length: %zu\r\n%s\r\n",
+		    s->status, s->body_len, s->headers);
 		send_all(c->fd, head, (size_t)n);
 		send_all(c->fd, s->body, s->body_len);
 		break;
@@ -146,18 +147,22 @@ sink_answer(struct sink *s, struct sink_conn *c)
 		c->hung = 1;
 		break;
 	case ACT_PARTIAL:
-		n = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\n"
-		    "Content-Length: 100\r\n\r\n0123456789", s->status);
+		n = snprintf(head, sizeof head,
+		    "HTTP/1.1 %d Test\r\n"
+		    "Content-Length: 100\r\n\r\n0123456789",
+		    s->status);
 		send_all(c->fd, head, (size_t)n);
 		conn_close(c);
 		break;
 	case ACT_HUGE:
-		n = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\n"
-		    "Content-Length: %ld\r\n\r\n", s->status, HUGE_BYTES);
+		n = snprintf(head, sizeof head,
+		    "HTTP/1.1 %d Test\r\n"
+		    "Content-Length: %ld\r\n\r\n",
+		    s->status, HUGE_BYTES);
 		send_all(c->fd, head, (size_t)n);
 		memset(chunk, 'x', sizeof chunk);
 		for (s->sent = 0; s->sent < HUGE_BYTES;
-		    s->sent += (long)sizeof chunk) {
+		     s->sent += (long)sizeof chunk) {
 			if (send(c->fd, chunk, sizeof chunk, MSG_NOSIGNAL) !=
 			    (ssize_t)sizeof chunk)
 				break;
@@ -373,11 +378,11 @@ request_line(const char *req)
 	return strndup(req, (size_t)(strstr(req, "\r\n") - req));
 }
 
-#define is_header(req, name, want, ...)                                      \
-	do {                                                                 \
-		char *h_ = header((req), (name));                            \
-		is_str(h_, (want), __VA_ARGS__);                             \
-		free(h_);                                                    \
+#define is_header(req, name, want, ...)                                        \
+	do {                                                                   \
+		char *h_ = header((req), (name));                              \
+		is_str(h_, (want), __VA_ARGS__);                               \
+		free(h_);                                                      \
 	} while (0)
 
 /* ---- running deliveries -------------------------------------------------- */
@@ -411,8 +416,8 @@ on_done(void *arg, const struct deliver_result *r)
 	g->retry_after_ms = r->retry_after_ms;
 	g->duration_ms = r->duration_ms;
 	g->started_at = r->started_at;
-	g->allowed_origin = r->allowed_origin != NULL ?
-	    strdup(r->allowed_origin) : NULL;
+	g->allowed_origin =
+	    r->allowed_origin != NULL ? strdup(r->allowed_origin) : NULL;
 }
 
 static void
@@ -441,8 +446,8 @@ event(const char *json)
 	struct cloudevent *ev;
 
 	memset(&pr, 0, sizeof pr);
-	if (cloudevent_parse_http("application/cloudevents+json", NULL, 0,
-	    json, strlen(json), &l, &pr) != 0) {
+	if (cloudevent_parse_http("application/cloudevents+json", NULL, 0, json,
+	        strlen(json), &l, &pr) != 0) {
 		printf("# bad test event %s\n", json);
 		exit(1);
 	}
@@ -463,7 +468,7 @@ json_of(const struct cloudevent *ev)
 }
 
 static struct cloudevent *ev1, *ev2, *evbin;
-static struct deliver_options opts = { .user_agent = "sluice/test" };
+static struct deliver_options opts = {.user_agent = "sluice/test"};
 
 /* Delivers msgs to sink s with sub (its sink URL filled in here). */
 static void
@@ -490,11 +495,10 @@ deliver_one(struct deliver *d, struct sink *s, struct deliver_sub *sub,
 static void
 test_structured(struct deliver *d, struct sink *s)
 {
-	const char *hdrs[] = { "X-Token", "abc def", "Content-Type", "evil",
-		"X-Bad", "a\r\nInjected: 1", "X-Empty", "", NULL };
-	struct deliver_sub sub = { .id = 1, .headers = hdrs,
-		.timeout_ms = 5000 };
-	struct deliver_msg m[2] = { { "msg_1", ev1 }, { "msg_2", ev2 } };
+	const char *hdrs[] = {"X-Token", "abc def", "Content-Type", "evil",
+	    "X-Bad", "a\r\nInjected: 1", "X-Empty", "", NULL};
+	struct deliver_sub sub = {.id = 1, .headers = hdrs, .timeout_ms = 5000};
+	struct deliver_msg m[2] = {{"msg_1", ev1}, {"msg_2", ev2}};
 	struct got g;
 	char *req, *line, *j1 = json_of(ev1), *j2 = json_of(ev2), *want;
 	size_t len;
@@ -555,9 +559,9 @@ test_structured(struct deliver *d, struct sink *s)
 static void
 test_binary(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .binary = 1, .http_method = "PUT",
-		.timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_b", evbin };
+	struct deliver_sub sub = {
+	    .binary = 1, .http_method = "PUT", .timeout_ms = 5000};
+	struct deliver_msg m = {"msg_b", evbin};
 	struct got g;
 	char *req, *line;
 	size_t len;
@@ -567,8 +571,8 @@ test_binary(struct deliver *d, struct sink *s)
 	is_int(g.outcome, DELIVER_OK, "binary: 202 is OK");
 	ok(g.response == NULL && g.response_len == 0, "empty response body");
 	req = sink_request(s, &len);
-	is_str(line = request_line(req), "PUT /hook?x=1 HTTP/1.1",
-	    "binary: PUT");
+	is_str(
+	    line = request_line(req), "PUT /hook?x=1 HTTP/1.1", "binary: PUT");
 	free(line);
 	is_header(req, "Content-Type", "text/plain; charset=utf-8",
 	    "binary: Content-Type is datacontenttype");
@@ -576,7 +580,8 @@ test_binary(struct deliver *d, struct sink *s)
 	is_header(req, "ce-id", "b%201", "ce-id percent-encoded");
 	is_header(req, "ce-source", "/s", "ce-source");
 	is_header(req, "ce-type", "t.bin", "ce-type");
-	is_header(req, "ce-myext", "a%20b%22c%25d%C3%A9~", "ce-myext: space, "
+	is_header(req, "ce-myext", "a%20b%22c%25d%C3%A9~",
+	    "ce-myext: space, "
 	    "quote, percent and UTF-8 encoded");
 	is_header(req, "ce-count", "42", "integer extension");
 	ok(header(req, "ce-datacontenttype") == NULL,
@@ -588,10 +593,9 @@ test_binary(struct deliver *d, struct sink *s)
 
 	/* No data, no type: no Content-Type at all, empty body. */
 	sub.http_method = "DELETE";
-	deliver_one(d, s, &sub, (struct deliver_msg[]){ { "m", ev2 } }, 1, &g);
+	deliver_one(d, s, &sub, (struct deliver_msg[]){{"m", ev2}}, 1, &g);
 	req = sink_request(s, &len);
-	is_str(line = request_line(req), "DELETE /hook?x=1 HTTP/1.1",
-	    "DELETE");
+	is_str(line = request_line(req), "DELETE /hook?x=1 HTTP/1.1", "DELETE");
 	free(line);
 	ok(header(req, "Content-Type") == NULL, "no data: no Content-Type");
 	is_header(req, "Content-Length", "0", "no data: empty body");
@@ -621,23 +625,28 @@ test_binary(struct deliver *d, struct sink *s)
 static void
 test_soap(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .soap = 1, .soap_version = "1.1",
-		.soap_action = "urn:notify", .timeout_ms = 5000 };
-	struct deliver_msg m[2] = { { "msg_1", ev1 }, { "msg_2", ev2 } };
-	const struct cloudevent *evs[2] = { ev1, ev2 };
+	struct deliver_sub sub = {.soap = 1,
+	    .soap_version = "1.1",
+	    .soap_action = "urn:notify",
+	    .timeout_ms = 5000};
+	struct deliver_msg m[2] = {{"msg_1", ev1}, {"msg_2", ev2}};
+	const struct cloudevent *evs[2] = {ev1, ev2};
 	struct got g;
 	struct buf want;
 	char *req;
 	size_t len;
-	static const char fault11[] = "<?xml version=\"1.0\"?>"
+	static const char fault11[] =
+	    "<?xml version=\"1.0\"?>"
 	    "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/"
 	    "envelope/\"><soap:Body><soap:Fault><faultcode>soap:Server"
 	    "</faultcode><faultstring>no</faultstring></soap:Fault>"
 	    "</soap:Body></soap:Envelope>";
-	static const char fault12[] = "<e:Envelope xmlns:e=\"http://www.w3."
+	static const char fault12[] =
+	    "<e:Envelope xmlns:e=\"http://www.w3."
 	    "org/2003/05/soap-envelope\"><e:Body><e:Fault><e:Code><e:Value>"
 	    "e:Receiver</e:Value></e:Code></e:Fault></e:Body></e:Envelope>";
-	static const char fine[] = "<soap:Envelope xmlns:soap=\"http://"
+	static const char fine[] =
+	    "<soap:Envelope xmlns:soap=\"http://"
 	    "schemas.xmlsoap.org/soap/envelope/\"><soap:Body><r>ok</r>"
 	    "</soap:Body></soap:Envelope>";
 
@@ -658,8 +667,10 @@ test_soap(struct deliver *d, struct sink *s)
 	sub.soap_version = "1.2";
 	deliver_one(d, s, &sub, m, 2, &g);
 	req = sink_request(s, &len);
-	is_header(req, "Content-Type", "application/soap+xml; charset=utf-8; "
-	    "action=\"urn:notify\"", "SOAP 1.2 content type with action");
+	is_header(req, "Content-Type",
+	    "application/soap+xml; charset=utf-8; "
+	    "action=\"urn:notify\"",
+	    "SOAP 1.2 content type with action");
 	ok(header(req, "SOAPAction") == NULL, "SOAP 1.2: no SOAPAction");
 	buf_reset(&want);
 	if (soapxml_write_envelope("1.2", evs, 2, 0, &want) != 0)
@@ -702,8 +713,8 @@ test_soap(struct deliver *d, struct sink *s)
 static void
 test_statuses(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
 	char big[5001], hdr[128], date[64];
 	struct got g;
 	time_t t;
@@ -760,15 +771,16 @@ test_statuses(struct deliver *d, struct sink *s)
 	is_int(g.outcome, DELIVER_OK, "5000-byte answer: OK");
 	is_int(g.response_len, 1024, "response excerpt capped at 1 KiB");
 	ok(g.response != NULL && g.response[1023] == 'a' &&
-	    g.response[1024] == '\0', "excerpt is the first 1024 bytes");
+	        g.response[1024] == '\0',
+	    "excerpt is the first 1024 bytes");
 	got_free(&g);
 }
 
 static void
 test_transport(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
 	struct got g;
 	char url[128];
 	int64_t t0;
@@ -776,7 +788,8 @@ test_transport(struct deliver *d, struct sink *s)
 
 	sink_set(s, ACT_CLOSE, 0, "", "");
 	deliver_one(d, s, &sub, &m, 1, &g);
-	is_int(g.outcome, DELIVER_TRANSPORT, "closed without answer: transport");
+	is_int(
+	    g.outcome, DELIVER_TRANSPORT, "closed without answer: transport");
 	is_int(g.status, 0, "no status");
 	ok(g.error != NULL && *g.error != '\0', "curl's error: %s",
 	    g.error ? g.error : "");
@@ -833,8 +846,8 @@ static void
 test_huge(struct sink *s)
 {
 	struct deliver_options o = opts;
-	struct deliver_sub sub = { .timeout_ms = 10000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 10000};
+	struct deliver_msg m = {"msg_1", ev1};
 	struct deliver *d;
 	struct got g;
 	long sent;
@@ -866,8 +879,8 @@ static void
 test_reuse(void)
 {
 	struct sink *s = sink_start();
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
 	struct deliver *d;
 	struct got g;
 	char *cause = NULL;
@@ -889,8 +902,8 @@ static void
 test_deny(struct sink *s)
 {
 	struct deliver_options o = opts;
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
 	struct deliver *d;
 	struct got g;
 	char *cause = NULL;
@@ -929,8 +942,8 @@ test_deny(struct sink *s)
 static void
 test_handshake(struct deliver *d, struct sink *s)
 {
-	const char *hdrs[] = { "Authorization", "Bearer t", NULL };
-	struct deliver_sub sub = { .timeout_ms = 5000, .headers = hdrs };
+	const char *hdrs[] = {"Authorization", "Bearer t", NULL};
+	struct deliver_sub sub = {.timeout_ms = 5000, .headers = hdrs};
 	struct got g;
 	char url[128], *req, *line;
 	size_t len;
@@ -1003,10 +1016,10 @@ hmac_b64(const void *key, size_t klen, const char *msg)
 static void
 test_signing(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .timeout_ms = 5000,
-		.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" };
-	struct deliver_msg m[2] = { { "msg_p5jXN8AQM9LWM0D4loKWxJek", ev1 },
-		{ "msg_2", ev2 } };
+	struct deliver_sub sub = {.timeout_ms = 5000,
+	    .secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
+	struct deliver_msg m[2] = {
+	    {"msg_p5jXN8AQM9LWM0D4loKWxJek", ev1}, {"msg_2", ev2}};
 	char *sig, *req, *id, *ts, *got, *want;
 	const char *body = "{\"test\": 2432232314}";
 	struct got g;
@@ -1036,8 +1049,8 @@ test_signing(struct deliver *d, struct sink *s)
 	t = ts != NULL ? atoll(ts) : 0;
 	ok(t >= (long long)time(NULL) - 5 && t <= (long long)time(NULL),
 	    "webhook-timestamp is now (%s)", ts ? ts : "");
-	sig = deliver_sign(sub.secret, id ? id : "", t, body_of(req),
-	    strlen(body_of(req)));
+	sig = deliver_sign(
+	    sub.secret, id ? id : "", t, body_of(req), strlen(body_of(req)));
 	is_str(got, sig, "webhook-signature signs id.timestamp.body");
 	free(sig);
 	free(id);
@@ -1071,9 +1084,9 @@ waker_main(void *arg)
 static void
 test_run(struct deliver *d, struct sink *s)
 {
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
-	struct waker w = { d, 100 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
+	struct waker w = {d, 100};
 	struct got g[3];
 	pthread_t th;
 	int64_t t0;
@@ -1089,8 +1102,10 @@ test_run(struct deliver *d, struct sink *s)
 	t0 = now_ms();
 	deliver_run(d, 5000);
 	pthread_join(th, NULL);
-	ok(now_ms() - t0 < 1000, "deliver_wakeup from another thread ends "
-	    "a 5 s run after %lld ms", (long long)(now_ms() - t0));
+	ok(now_ms() - t0 < 1000,
+	    "deliver_wakeup from another thread ends "
+	    "a 5 s run after %lld ms",
+	    (long long)(now_ms() - t0));
 
 	memset(g, 0, sizeof g);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", s->port);
@@ -1101,8 +1116,7 @@ test_run(struct deliver *d, struct sink *s)
 			abort();
 	is_int(deliver_inflight(d), 3, "three in flight");
 	t0 = now_ms();
-	while ((g[0].done + g[1].done + g[2].done) < 3 &&
-	    now_ms() - t0 < 10000)
+	while ((g[0].done + g[1].done + g[2].done) < 3 && now_ms() - t0 < 10000)
 		deliver_run(d, 200);
 	is_int(g[0].done + g[1].done + g[2].done, 3, "all three done once");
 	is_int(deliver_inflight(d), 0, "none in flight");
@@ -1112,8 +1126,8 @@ test_run(struct deliver *d, struct sink *s)
 	n = 0;
 	n += deliver_start(d, &sub, &m, 0, on_done, g) == -1;
 	sub.binary = 1;
-	n += deliver_start(d, &sub, (struct deliver_msg[]){ m, m }, 2,
-	    on_done, g) == -1;
+	n += deliver_start(
+	         d, &sub, (struct deliver_msg[]){m, m}, 2, on_done, g) == -1;
 	sub.binary = 0;
 	sub.soap = 1;
 	sub.soap_version = "1.3";
@@ -1133,8 +1147,8 @@ test_run(struct deliver *d, struct sink *s)
 static void
 test_free_inflight(struct sink *s)
 {
-	struct deliver_sub sub = { .timeout_ms = 5000 };
-	struct deliver_msg m = { "msg_1", ev1 };
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
 	struct deliver *d;
 	struct got g;
 	char url[128], *cause = NULL;
@@ -1163,11 +1177,12 @@ main(void)
 		return 1;
 	}
 	ev1 = event("{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/s\","
-	    "\"type\":\"t\",\"datacontenttype\":\"application/json\","
-	    "\"data\":{\"n\":1}}");
+	            "\"type\":\"t\",\"datacontenttype\":\"application/json\","
+	            "\"data\":{\"n\":1}}");
 	ev2 = event("{\"specversion\":\"1.0\",\"id\":\"e2\",\"source\":\"/s\","
-	    "\"type\":\"t\"}");
-	evbin = event("{\"specversion\":\"1.0\",\"id\":\"b 1\",\"source\":"
+	            "\"type\":\"t\"}");
+	evbin = event(
+	    "{\"specversion\":\"1.0\",\"id\":\"b 1\",\"source\":"
 	    "\"/s\",\"type\":\"t.bin\",\"datacontenttype\":\"text/plain; "
 	    "charset=utf-8\",\"myext\":\"a b\\\"c%d\\u00e9~\",\"count\":42,"
 	    "\"data\":\"caf\\u00e9 <data>\\n\"}");

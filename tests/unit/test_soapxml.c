@@ -14,10 +14,10 @@
 #include "soapxml.h"
 #include "tap.h"
 
-#define NS_DECL                                                             \
-	" xmlns=\"http://cloudevents.io/xmlformat/V1\""                     \
-	" xmlns:ce=\"http://cloudevents.io/xmlformat/V1\""                  \
-	" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""          \
+#define NS_DECL                                                                \
+	" xmlns=\"http://cloudevents.io/xmlformat/V1\""                        \
+	" xmlns:ce=\"http://cloudevents.io/xmlformat/V1\""                     \
+	" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""             \
 	" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\""
 
 static struct cloudevent *
@@ -28,8 +28,8 @@ event(const char *json)
 	struct cloudevent *ev;
 
 	memset(&pr, 0, sizeof pr);
-	if (cloudevent_parse_http("application/cloudevents+json", NULL, 0,
-	    json, strlen(json), &l, &pr) != 0) {
+	if (cloudevent_parse_http("application/cloudevents+json", NULL, 0, json,
+	        strlen(json), &l, &pr) != 0) {
 		printf("# bad test event: %s: %s\n", json,
 		    pr.nfaults > 0 ? pr.faults[0].reason : pr.title);
 		ce_problem_free(&pr);
@@ -98,8 +98,7 @@ well_formed(const char *text, const char *what)
 
 /* An XPath string() through xmllint, using local names and namespaces. */
 static void
-xpath_is(const char *text, const char *expr, const char *want,
-    const char *what)
+xpath_is(const char *text, const char *expr, const char *want, const char *what)
 {
 	char *args, *out;
 
@@ -114,20 +113,22 @@ xpath_is(const char *text, const char *expr, const char *want,
 	free(args);
 }
 
-#define CE(local)                                                           \
-	"*[local-name()='" local                                             \
+#define CE(local)                                                              \
+	"*[local-name()='" local                                               \
 	"' and namespace-uri()='http://cloudevents.io/xmlformat/V1']"
 
 static void
 test_text(void)
 {
-	struct cloudevent *ev = event("{\"specversion\":\"1.0\","
-	    "\"id\":\"a<&>\\\"b\",\"source\":\"/src\",\"type\":\"t.x\","
-	    "\"datacontenttype\":\"text/plain\","
-	    "\"data\":\"hi <there> & \\\"you\\\"\\r\\n\"}");
+	struct cloudevent *ev =
+	    event("{\"specversion\":\"1.0\","
+	          "\"id\":\"a<&>\\\"b\",\"source\":\"/src\",\"type\":\"t.x\","
+	          "\"datacontenttype\":\"text/plain\","
+	          "\"data\":\"hi <there> & \\\"you\\\"\\r\\n\"}");
 	char *x = xml_event(ev);
 
-	is_str(x, "<event" NS_DECL " specversion=\"1.0\">"
+	is_str(x,
+	    "<event" NS_DECL " specversion=\"1.0\">"
 	    "<id>a&lt;&amp;&gt;&quot;b</id><source>/src</source>"
 	    "<type>t.x</type><datacontenttype>text/plain</datacontenttype>"
 	    "<data xsi:type=\"xs:string\">hi &lt;there&gt; &amp; "
@@ -145,12 +146,13 @@ test_text(void)
 static void
 test_json_and_extensions(void)
 {
-	struct cloudevent *ev = event("{\"specversion\":\"1.0\",\"id\":\"1\","
-	    "\"source\":\"urn:x\",\"type\":\"t\","
-	    "\"time\":\"2020-03-19T12:54:00Z\",\"myext\":\"v a\","
-	    "\"count\":5,\"flag\":true,"
-	    "\"datacontenttype\":\"application/json\","
-	    "\"data\":{\"a\":[1,\"<b>\"]}}");
+	struct cloudevent *ev =
+	    event("{\"specversion\":\"1.0\",\"id\":\"1\","
+	          "\"source\":\"urn:x\",\"type\":\"t\","
+	          "\"time\":\"2020-03-19T12:54:00Z\",\"myext\":\"v a\","
+	          "\"count\":5,\"flag\":true,"
+	          "\"datacontenttype\":\"application/json\","
+	          "\"data\":{\"a\":[1,\"<b>\"]}}");
 	char *x = xml_event(ev);
 
 	ok(strstr(x, "<myext xsi:type=\"ce:string\">v a</myext>") != NULL,
@@ -160,18 +162,19 @@ test_json_and_extensions(void)
 	ok(strstr(x, "<flag xsi:type=\"ce:boolean\">true</flag>") != NULL,
 	    "boolean extension typed ce:boolean");
 	ok(strstr(x, "<time>2020-03-19T12:54:00Z</time>") != NULL &&
-	    strstr(x, "<time xsi:type") == NULL,
+	        strstr(x, "<time xsi:type") == NULL,
 	    "core attribute carries no xsi:type");
-	ok(strstr(x, "<data xsi:type=\"xs:string\">{&quot;a&quot;:[1,"
-	    "&quot;&lt;b&gt;&quot;]}</data>") != NULL,
+	ok(strstr(x,
+	       "<data xsi:type=\"xs:string\">{&quot;a&quot;:[1,"
+	       "&quot;&lt;b&gt;&quot;]}</data>") != NULL,
 	    "JSON data: its text as xs:string, escaped");
 	ok(strstr(x, "<specversion>") == NULL,
 	    "specversion only as the XML attribute");
 	well_formed(x, "JSON event");
 	xpath_is(x, "/" CE("event") "/" CE("data"), "{\"a\":[1,\"<b>\"]}",
 	    "JSON data reads back as the JSON text");
-	xpath_is(x, "/" CE("event") "/@specversion", "1.0",
-	    "specversion attribute");
+	xpath_is(
+	    x, "/" CE("event") "/@specversion", "1.0", "specversion attribute");
 	free(x);
 	cloudevent_free(ev);
 }
@@ -179,19 +182,22 @@ test_json_and_extensions(void)
 static void
 test_binary(void)
 {
-	struct cloudevent *ev = event("{\"specversion\":\"1.0\",\"id\":\"1\","
+	struct cloudevent *ev = event(
+	    "{\"specversion\":\"1.0\",\"id\":\"1\","
 	    "\"source\":\"/s\",\"type\":\"t\","
 	    "\"datacontenttype\":\"image/png\",\"data_base64\":\"AAEC/w==\"}");
-	struct cloudevent *ctl = event("{\"specversion\":\"1.0\",\"id\":\"2\","
-	    "\"source\":\"/s\",\"type\":\"t\","
-	    "\"datacontenttype\":\"text/plain\",\"data\":\"a\\u0001b\"}");
+	struct cloudevent *ctl =
+	    event("{\"specversion\":\"1.0\",\"id\":\"2\","
+	          "\"source\":\"/s\",\"type\":\"t\","
+	          "\"datacontenttype\":\"text/plain\",\"data\":\"a\\u0001b\"}");
 	char *x = xml_event(ev), *y = xml_event(ctl);
 
 	ok(strstr(x, "<data xsi:type=\"xs:base64Binary\">AAEC/w==</data>") !=
-	    NULL, "binary data as xs:base64Binary");
+	        NULL,
+	    "binary data as xs:base64Binary");
 	well_formed(x, "binary event");
-	ok(strstr(y, "<data xsi:type=\"xs:base64Binary\">YQFi</data>") !=
-	    NULL, "text XML cannot carry (U+0001) goes out as base64");
+	ok(strstr(y, "<data xsi:type=\"xs:base64Binary\">YQFi</data>") != NULL,
+	    "text XML cannot carry (U+0001) goes out as base64");
 	well_formed(y, "event with a control character in its text");
 	free(x);
 	free(y);
@@ -203,33 +209,40 @@ static void
 test_envelopes(void)
 {
 	struct cloudevent *a = event("{\"specversion\":\"1.0\",\"id\":\"e1\","
-	    "\"source\":\"/s\",\"type\":\"t\"}");
-	struct cloudevent *b = event("{\"specversion\":\"1.0\",\"id\":\"e2\","
-	    "\"source\":\"/s\",\"type\":\"t\",\"datacontenttype\":"
-	    "\"text/plain\",\"data\":\"x\"}");
-	const struct cloudevent *evs[2] = { a, b };
+	                             "\"source\":\"/s\",\"type\":\"t\"}");
+	struct cloudevent *b =
+	    event("{\"specversion\":\"1.0\",\"id\":\"e2\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"datacontenttype\":"
+	          "\"text/plain\",\"data\":\"x\"}");
+	const struct cloudevent *evs[2] = {a, b};
 	struct buf buf;
 	char *ct;
 
 	buf_init(&buf, 0);
 	ok(soapxml_write_envelope("1.1", evs, 1, 0, &buf) == 0, "SOAP 1.1");
-	is_str(buf.data, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	is_str(buf.data,
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
 	    "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/"
 	    "envelope/\"><soap:Body><event" NS_DECL " specversion=\"1.0\">"
 	    "<id>e1</id><source>/s</source><type>t</type></event>"
-	    "</soap:Body></soap:Envelope>", "SOAP 1.1 envelope, one event");
+	    "</soap:Body></soap:Envelope>",
+	    "SOAP 1.1 envelope, one event");
 	well_formed(buf.data, "SOAP 1.1 envelope");
-	xpath_is(buf.data, "/*[local-name()='Envelope' and namespace-uri()="
+	xpath_is(buf.data,
+	    "/*[local-name()='Envelope' and namespace-uri()="
 	    "'http://schemas.xmlsoap.org/soap/envelope/']/*[local-name()="
-	    "'Body']/" CE("event") "/" CE("id"), "e1",
-	    "SOAP 1.1: Envelope/Body/event/id");
+	    "'Body']/" CE("event") "/" CE("id"),
+	    "e1", "SOAP 1.1: Envelope/Body/event/id");
 	buf_reset(&buf);
 
 	ok(soapxml_write_envelope("1.2", evs, 2, 0, &buf) == 0, "SOAP 1.2");
-	ok(strstr(buf.data, "xmlns:soap=\"http://www.w3.org/2003/05/"
-	    "soap-envelope\"") != NULL, "SOAP 1.2 namespace");
-	ok(strstr(buf.data, "<soap:Body><batch" NS_DECL "><event "
-	    "specversion=\"1.0\"><id>e1</id>") != NULL,
+	ok(strstr(buf.data,
+	       "xmlns:soap=\"http://www.w3.org/2003/05/"
+	       "soap-envelope\"") != NULL,
+	    "SOAP 1.2 namespace");
+	ok(strstr(buf.data,
+	       "<soap:Body><batch" NS_DECL "><event "
+	       "specversion=\"1.0\"><id>e1</id>") != NULL,
 	    "two events: a <batch> declaring the namespaces");
 	well_formed(buf.data, "SOAP 1.2 batch envelope");
 	xpath_is(buf.data, "count(//" CE("batch") "/" CE("event") ")", "2",
@@ -239,11 +252,11 @@ test_envelopes(void)
 	buf_reset(&buf);
 
 	ok(soapxml_write_envelope("1.1", evs, 1, 1, &buf) == 0 &&
-	    strstr(buf.data, "<batch") != NULL,
+	        strstr(buf.data, "<batch") != NULL,
 	    "batch flag: a batch of one event");
 	buf_reset(&buf);
-	ok(soapxml_write_envelope("2.0", evs, 1, 0, &buf) == -1 &&
-	    buf.len == 0, "unknown SOAP version refused");
+	ok(soapxml_write_envelope("2.0", evs, 1, 0, &buf) == -1 && buf.len == 0,
+	    "unknown SOAP version refused");
 	buf_free(&buf);
 
 	is_str(ct = soapxml_content_type("1.1", "urn:a"),
@@ -272,22 +285,24 @@ static void
 test_fault(void)
 {
 	ok(fault("<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://"
-	    "schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault>"
-	    "<faultcode>soap:Server</faultcode></soap:Fault></soap:Body>"
-	    "</soap:Envelope>"), "SOAP 1.1 Fault");
+	         "schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault>"
+	         "<faultcode>soap:Server</faultcode></soap:Fault></soap:Body>"
+	         "</soap:Envelope>"),
+	    "SOAP 1.1 Fault");
 	ok(fault("<env:Envelope xmlns:env='http://www.w3.org/2003/05/"
-	    "soap-envelope'>\n <env:Body>\n  <env:Fault >"), "SOAP 1.2 Fault, "
+	         "soap-envelope'>\n <env:Body>\n  <env:Fault >"),
+	    "SOAP 1.2 Fault, "
 	    "single quotes, cut short");
 	ok(fault("<Envelope xmlns = \"http://www.w3.org/2003/05/"
-	    "soap-envelope\"><Body><Fault/></Body></Envelope>"),
+	         "soap-envelope\"><Body><Fault/></Body></Envelope>"),
 	    "Fault in the default namespace");
 	ok(!fault("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/"
-	    "soap/envelope/\"><soap:Body><m:okResponse xmlns:m=\"urn:m\">"
-	    "Fault</m:okResponse></soap:Body></soap:Envelope>"),
+	          "soap/envelope/\"><soap:Body><m:okResponse xmlns:m=\"urn:m\">"
+	          "Fault</m:okResponse></soap:Body></soap:Envelope>"),
 	    "no Fault element");
 	ok(!fault("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/"
-	    "soap/envelope/\"><soap:Body><soap:FaultCount/><m:Fault "
-	    "xmlns:m=\"urn:m\"/></soap:Body></soap:Envelope>"),
+	          "soap/envelope/\"><soap:Body><soap:FaultCount/><m:Fault "
+	          "xmlns:m=\"urn:m\"/></soap:Body></soap:Envelope>"),
 	    "FaultCount and a Fault in another namespace are not Faults");
 	ok(!fault("<Fault>no SOAP namespace</Fault>"), "not SOAP");
 	ok(!fault(""), "empty body");
@@ -296,10 +311,11 @@ test_fault(void)
 static void
 test_headers(void)
 {
-	struct cloudevent *ev = event("{\"specversion\":\"1.0\",\"id\":\"1\","
-	    "\"source\":\"/s\",\"type\":\"t\",\"datacontenttype\":"
-	    "\"text/plain\",\"myext\":\"a b\\\"c%d\\u00e9~\",\"n\":-3,"
-	    "\"data\":\"x\"}");
+	struct cloudevent *ev =
+	    event("{\"specversion\":\"1.0\",\"id\":\"1\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"datacontenttype\":"
+	          "\"text/plain\",\"myext\":\"a b\\\"c%d\\u00e9~\",\"n\":-3,"
+	          "\"data\":\"x\"}");
 	char **h, *e;
 
 	is_str(e = soapxml_header_encode("a b\"c%d\xc3\xa9\x7f~!"),
