@@ -134,7 +134,7 @@ api_messages_list(struct http_req *req)
 	struct message_row *rows;
 	char msg[FMT_MSG_LEN];
 	struct buf b;
-	size_t n, i;
+	size_t n, nrows, i;
 
 	if (msg_sub(req, &q.sub_id) != 0 || api_limit(req, &q.limit) != 0)
 		return;
@@ -156,10 +156,14 @@ api_messages_list(struct http_req *req)
 		    "for at most 64");
 		return;
 	}
-	if (store_messages_list(app->store, &q, &rows, &n) != STORE_OK) {
+	/* one more than asked for tells whether this is the last page */
+	q.limit++;
+	if (store_messages_list(app->store, &q, &rows, &nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	q.limit--;
+	n = nrows > (size_t)q.limit ? (size_t)q.limit : nrows;
 	buf_init(&b, 0);
 	buf_addstr(&b, "{\"items\":[");
 	for (i = 0; i < n; i++) {
@@ -174,12 +178,12 @@ api_messages_list(struct http_req *req)
 		buf_addstr(&b, "}");
 	}
 	buf_addstr(&b, "],\"next_cursor\":");
-	if ((int)n == q.limit) {
+	if (nrows > n) {
 		fmt_msg(rows[n - 1].msg, msg);
 		buf_printf(&b, "\"%s\"}", msg);
 	} else
 		buf_addstr(&b, "null}");
-	message_rows_free(rows, n);
+	message_rows_free(rows, nrows);
 	http_reply_buf(req, 200, &b);
 }
 

@@ -118,7 +118,7 @@ api_subs_list(struct http_req *req)
 	json_t *items, *page;
 	int64_t after = 0;
 	size_t i;
-	int limit, n = 0;
+	int limit, n = 0, more = 0;
 
 	if (api_limit(req, &limit) != 0)
 		return;
@@ -147,15 +147,17 @@ api_subs_list(struct http_req *req)
 			if (next == NULL || s->id < next->id)
 				next = s;
 		}
-		if (next == NULL || n == limit)
+		if (next == NULL || n == limit) {
+			more = next != NULL;
 			break;
+		}
 		json_array_append_new(items, api_sub_json(app, next));
 		after = next->id;
 		n++;
 	}
 	page = json_object();
 	json_object_set_new(page, "items", items);
-	json_object_set_new(page, "next_cursor", n == limit ?
+	json_object_set_new(page, "next_cursor", more ?
 	    json_sprintf("%lld", (long long)after) : json_null());
 	catalog_release(app->catalog, v);
 	http_reply_json(req, 200, page);

@@ -36,7 +36,7 @@ api_sysevents_list(struct http_req *req)
 	struct appevent_row *rows;
 	json_t *items, *item, *page;
 	int64_t before = 0;
-	size_t n, i;
+	size_t n, nrows, i;
 	int limit;
 
 	if (api_limit(req, &limit) != 0)
@@ -47,11 +47,13 @@ api_sysevents_list(struct http_req *req)
 	}
 	if (op != NULL && *op == '\0')
 		op = NULL;
-	if (store_appevents_list(app->store, op, before, limit, &rows, &n) !=
-	    STORE_OK) {
+	/* one more than asked for tells whether this is the last page */
+	if (store_appevents_list(app->store, op, before, limit + 1, &rows,
+		&nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	n = nrows > (size_t)limit ? (size_t)limit : nrows;
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		item = json_pack("{sIssssss}", "id", (json_int_t)rows[i].id,
@@ -66,9 +68,9 @@ api_sysevents_list(struct http_req *req)
 	}
 	page = json_object();
 	json_object_set_new(page, "items", items);
-	json_object_set_new(page, "next_cursor", (int)n == limit ?
+	json_object_set_new(page, "next_cursor", nrows > n ?
 	    json_sprintf("%lld", (long long)rows[n - 1].id) : json_null());
-	appevent_rows_free(rows, n);
+	appevent_rows_free(rows, nrows);
 	http_reply_json(req, 200, page);
 }
 

@@ -1,12 +1,510 @@
 'use strict';
-/* queues.test.cjs: being written (issue 3). */
+/*
+ * queues.test.cjs: what ingest puts into each subscription's queue and
+ * what an operator sees and does with it, over real HTTP with real sinks.
+ * Each state's effect (pub_and_sub, pub_only, sub_only, disabled), fan-out
+ * to exactly the subscriptions whose filters match, cursor paging over
+ * 1,000 queued messages, the prefix search (first 64 bytes only), message
+ * detail with attempts and the clause that matched, and the actions pause,
+ * resume, retry and purge.
+ */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start } = require('../lib/sluice.cjs');
+const { start, assertProblem, sleep } = require('../lib/sluice.cjs');
+const { startSink } = require('../lib/sink.cjs');
 
-test('GET /api/v1/subscriptions answers 200', async (t) => {
-	const s = await start({ t });
-	const r = await s.api('GET', '/api/v1/subscriptions');
+async function createSub(s, body) {
+	const r = await s.api('POST', '/api/v1/subscriptions', body);
+	assert.equal(r.status, 201, `create ${JSON.stringify(body)}: ${r.text}`);
+	return r.json;
+}
+
+async function sub(s, id) {
+	const r = await s.api('GET', `/api/v1/subscriptions/${id}`);
 	assert.equal(r.status, 200, r.text);
+	return r.json;
+}
+
+/* Polls the queue counts until they equal want (or gives up, returning
+ * the last ones so the assertion shows them). */
+async function queueBecomes(s, id, want, ms = 10000) {
+	const end = Date.now() + ms;
+	let q;
+	for (;;) {
+		q = (await sub(s, id)).status.queue;
+		const full = Object.assign({ pending: 0, inflight: 0, delivered: 0,
+			dead: 0 }, want);
+		if (JSON.stringify(q) === JSON.stringify(full) || Date.now() > end)
+			return { got: q, want: full };
+		await sleep(25);
+	}
+}
+
+async function assertQueue(s, id, want, what) {
+	const { got, want: full } = await queueBecomes(s, id, want);
+	assert.deepEqual(got, full, what);
+}
+
+/* Every message of a queue (following the cursor), with a query. */
+async function messages(s, id, query = {}, limit = 1000) {
+	const out = [];
+	let cursor = null;
+	for (let pages = 0; pages < 10000; pages++) {
+		const q = new URLSearchParams(Object.assign({}, query,
+		    { limit: String(limit) }));
+		if (cursor)
+			q.set('cursor', cursor);
+		const r = await s.api('GET', `/api/v1/subscriptions/${id}/messages?${q}`);
+		assert.equal(r.status, 200, r.text);
+		out.push(...r.json.items);
+		cursor = r.json.next_cursor;
+		if (cursor === null)
+			return out;
+	}
+	throw new Error('the message list does not end');
+}
+
+async function publish(s, ev, options) {
+	const r = await s.publishStructured(ev, options);
+	assert.equal(r.status, 202, r.text);
+	return r.json.accepted[0].msg;
+}
+
+/* The CloudEvents ids the sink received, in order. */
+function ids(reqs) {
+	return reqs.map((r) => JSON.parse(r.text).id);
+}
+
+test('states: pub_and_sub queues and delivers; pub_only queues and the sink gets nothing', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	const both = await createSub(s, { sink: `${sink.url}/both` });
+	const held = await createSub(s, { sink: `${sink.url}/held`, state: 'pub_only' });
+	for (let i = 0; i < 4; i++)
+		await publish(s, { id: `e${i}`, source: '/s', type: 't' });
+	await assertQueue(s, both.id, { delivered: 4 }, 'pub_and_sub delivers');
+	await assertQueue(s, held.id, { pending: 4 }, 'pub_only keeps them');
+	assert.ok(await sink.quiet(500));
+	assert.deepEqual(sink.requests.map((r) => r.url), Array(4).fill('/both'),
+	    'only pub_and_sub reached the sink');
+	assert.deepEqual(ids(sink.requests), ['e0', 'e1', 'e2', 'e3'], 'in order');
+	/* pull is not allowed on pub_only either */
+	const pull = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	await publish(s, { id: 'p1', source: '/s', type: 't' });
+	const r = await s.api('POST', `/api/v1/subscriptions/${pull.id}/pull`, { max: 5 });
+	assert.ok(r.status >= 400 || r.json.items.length === 0,
+	    `pull from pub_only: ${r.status} ${r.text}`);
+	await s.stop();
+});
+
+test('states: sub_only queues nothing new but drains what was queued; disabled neither queues nor delivers and keeps its queue', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	const drain = await createSub(s, { sink: `${sink.url}/drain`, state: 'pub_only' });
+	const off = await createSub(s, { sink: `${sink.url}/off`, state: 'pub_only' });
+	const before = [];
+	for (let i = 0; i < 3; i++)
+		before.push(await publish(s, { id: `old${i}`, source: '/s', type: 't' }));
+	await assertQueue(s, drain.id, { pending: 3 });
+	await assertQueue(s, off.id, { pending: 3 });
+	let r = await s.api('PATCH', `/api/v1/subscriptions/${off.id}`, { state: 'disabled' });
+	assert.equal(r.status, 200, r.text);
+	r = await s.api('PATCH', `/api/v1/subscriptions/${drain.id}`, { state: 'sub_only' });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.state, 'sub_only');
+	const after = [];
+	for (let i = 0; i < 2; i++)
+		after.push(await publish(s, { id: `new${i}`, source: '/s', type: 't' }));
+	await sink.waitFor(3);
+	await assertQueue(s, drain.id, { delivered: 3 }, 'sub_only drained the old three only');
+	await assertQueue(s, off.id, { pending: 3 }, 'disabled kept its three, added none');
+	assert.ok(await sink.quiet(500));
+	assert.deepEqual(ids(sink.requests), ['old0', 'old1', 'old2']);
+	assert.ok(sink.requests.every((x) => x.url === '/drain'));
+	/* the new events were stored but queued to nobody */
+	for (const m of after) {
+		const ev = await s.event(m);
+		assert.deepEqual(ev.subscriptions, [], JSON.stringify(ev));
+	}
+	const listed = (await messages(s, off.id)).map((m) => m.msg);
+	assert.deepEqual(listed, before, 'disabled queue holds exactly the old ones');
+	/* enabling the disabled one delivers what it kept, nothing more */
+	sink.clear();
+	r = await s.api('PATCH', `/api/v1/subscriptions/${off.id}`, { state: 'pub_and_sub' });
+	assert.equal(r.status, 200, r.text);
+	await sink.waitFor(3);
+	await assertQueue(s, off.id, { delivered: 3 });
+	assert.ok(await sink.quiet(300));
+	assert.deepEqual(ids(sink.requests), ['old0', 'old1', 'old2']);
+	assert.ok(sink.requests.every((x) => x.url === '/off'));
+	await s.stop();
+});
+
+test('filter routing: 5 subscriptions, 20 events; each queue holds exactly the matching ones and each event lists its subscriptions', async (t) => {
+	const s = await start({ t });
+	const subs = {
+		all: await createSub(s, { name: 'all', delivery_method: 'pull',
+			state: 'pub_only' }),
+		created: await createSub(s, { name: 'created', delivery_method: 'pull',
+			state: 'pub_only', filters: [{ suffix: { type: '.created' } }] }),
+		eu: await createSub(s, { name: 'eu', delivery_method: 'pull',
+			state: 'pub_only', filters: [{ exact: { region: 'eu' } }] }),
+		ordersNotEu: await createSub(s, { name: 'orders-not-eu',
+			delivery_method: 'pull', state: 'pub_only', filters: [
+				{ prefix: { source: '/shop/orders' } },
+				{ not: { exact: { region: 'eu' } } }] }),
+		anyOf: await createSub(s, { name: 'any', delivery_method: 'pull',
+			state: 'pub_only', filters: [{ any: [
+				{ exact: { type: 'shop.order.deleted' } },
+				{ all: [{ exact: { prio: '1' } },
+					{ prefix: { subject: 'vip/' } }] }] }] }),
+	};
+	const types = ['shop.order.created', 'shop.order.deleted',
+		'shop.user.created', 'shop.user.updated'];
+	const sources = ['/shop/orders', '/shop/users', '/shop/orders/eu'];
+	const want = { all: [], created: [], eu: [], ordersNotEu: [], anyOf: [] };
+	const queuedTo = {};
+	for (let i = 0; i < 20; i++) {
+		const ev = { id: `f${i}`, type: types[i % 4], source: sources[i % 3] };
+		if (i % 5 === 0)
+			ev.region = 'eu';
+		else if (i % 5 === 1)
+			ev.region = 'us';
+		if (i % 2 === 0)
+			ev.prio = 1;
+		if (i % 3 === 0)
+			ev.subject = i % 6 === 0 ? 'vip/1' : 'std/1';
+		const msg = await publish(s, ev);
+		const match = {
+			all: true,
+			created: ev.type.endsWith('.created'),
+			eu: ev.region === 'eu',
+			ordersNotEu: ev.source.startsWith('/shop/orders') &&
+			    ev.region !== 'eu',
+			anyOf: ev.type === 'shop.order.deleted' ||
+			    (ev.prio === 1 && (ev.subject || '').startsWith('vip/')),
+		};
+		queuedTo[msg] = [];
+		for (const k of Object.keys(want))
+			if (match[k]) {
+				want[k].push(msg);
+				queuedTo[msg].push(subs[k].id);
+			}
+	}
+	for (const k of Object.keys(want)) {
+		assert.ok(want[k].length > 0 && (k === 'all' || want[k].length < 20),
+		    `the data set exercises ${k}`);
+		const got = (await messages(s, subs[k].id)).map((m) => m.msg);
+		assert.deepEqual(got, want[k], `queue of ${k}`);
+		assert.equal((await sub(s, subs[k].id)).status.queue.pending,
+		    want[k].length, `pending count of ${k}`);
+	}
+	for (const [msg, subIds] of Object.entries(queuedTo)) {
+		const ev = await s.event(msg);
+		assert.deepEqual(ev.subscriptions.map((x) => x.id).sort((a, b) => a - b),
+		    subIds.sort((a, b) => a - b), `subscriptions of ${msg}`);
+		for (const x of ev.subscriptions) {
+			assert.equal(x.state, 'pending');
+			assert.equal(typeof x.name, 'string');
+		}
+	}
+	/* a filter changed by PATCH applies to the next event */
+	let r = await s.api('PATCH', `/api/v1/subscriptions/${subs.eu.id}`,
+	    { filters: [{ exact: { region: 'us' } }] });
+	assert.equal(r.status, 200, r.text);
+	const us = await publish(s, { id: 'late-us', type: 't', source: '/x', region: 'us' });
+	const eu = await publish(s, { id: 'late-eu', type: 't', source: '/x', region: 'eu' });
+	const got = (await messages(s, subs.eu.id)).map((m) => m.msg);
+	assert.ok(got.includes(us) && !got.includes(eu), 'the new filter is in force');
+	/* another topic's subscriptions see none of it */
+	await s.createTopic('elsewhere');
+	const other = await createSub(s, { topic: 'elsewhere', delivery_method: 'pull',
+		state: 'pub_only' });
+	await publish(s, { id: 'x1', type: 't', source: '/x' });
+	r = await sub(s, other.id);
+	assert.equal(r.status.queue.pending, 0);
+	await s.stop();
+});
+
+test('cursor paging over 1,000 messages in one queue: 10 pages of 100, no gaps or repeats', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	const held = await createSub(s, { sink: `${sink.url}/x`, state: 'pub_only' });
+	const sent = [];
+	for (let b = 0; b < 10; b++) {
+		const batch = [];
+		for (let i = 0; i < 100; i++)
+			batch.push({ id: `m${b * 100 + i}`, source: '/page', type: 't',
+				data: { n: b * 100 + i } });
+		const r = await s.publishBatch(batch);
+		assert.equal(r.status, 202, r.text);
+		sent.push(...r.json.accepted.map((a) => a.msg));
+	}
+	assert.equal(sent.length, 1000);
+	const seen = [];
+	let cursor = null, pages = 0;
+	for (;;) {
+		const q = `limit=100${cursor ? `&cursor=${cursor}` : ''}`;
+		const r = await s.api('GET', `/api/v1/subscriptions/${held.id}/messages?${q}`);
+		assert.equal(r.status, 200, r.text);
+		pages++;
+		assert.equal(r.json.items.length, 100, `page ${pages} is full`);
+		seen.push(...r.json.items.map((m) => m.msg));
+		cursor = r.json.next_cursor;
+		if (cursor === null || pages > 20)
+			break;
+	}
+	assert.equal(pages, 10, 'ten pages; the tenth says it is the last');
+	assert.equal(new Set(seen).size, 1000, 'no repeats');
+	assert.deepEqual(seen, sent, 'every message once, in queue order');
+	/* the pages are stable while new messages arrive */
+	const first = await s.api('GET', `/api/v1/subscriptions/${held.id}/messages?limit=100`);
+	await publish(s, { id: 'late', source: '/page', type: 't' });
+	const again = await s.api('GET',
+	    `/api/v1/subscriptions/${held.id}/messages?limit=100&cursor=${first.json.next_cursor}`);
+	assert.deepEqual(again.json.items.map((m) => m.msg), sent.slice(100, 200));
+	/* state filter and the fields of an item */
+	const item = first.json.items[0];
+	assert.equal(item.state, 'pending');
+	assert.equal(item.attempts, 0);
+	assert.equal(item.id, 'm0');
+	assert.equal(item.source, '/page');
+	assert.equal(item.type, 't');
+	assert.equal(item.prefix, '{"n":0}');
+	assert.ok(item.received_at && item.next_attempt_at);
+	let r = await s.api('GET', `/api/v1/subscriptions/${held.id}/messages?state=delivered`);
+	assert.deepEqual(r.json, { items: [], next_cursor: null });
+	r = await s.api('GET', `/api/v1/subscriptions/${held.id}/messages?state=pending&limit=1000`);
+	assert.equal(r.json.items.length, 1000);
+	assert.notEqual(r.json.next_cursor, null);
+	assertProblem(await s.api('GET',
+	    `/api/v1/subscriptions/${held.id}/messages?state=lost`), 400, 'state');
+	assertProblem(await s.api('GET',
+	    `/api/v1/subscriptions/${held.id}/messages?cursor=!!`), 400, 'cursor');
+	assertProblem(await s.api('GET',
+	    `/api/v1/subscriptions/${held.id}/messages?limit=1001`), 400, 'limit');
+	assert.ok(await sink.quiet(100));
+	assert.equal(sink.requests.length, 0, 'pub_only delivered nothing');
+	await s.stop();
+});
+
+test('q searches the first 64 bytes of each message: a needle at byte 70 is not found', async (t) => {
+	const s = await start({ t });
+	const held = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	const pad = (n) => 'x'.repeat(n);
+	/* JSON data: the prefix is the JSON text as sent */
+	const early = await publish(s, { id: 'early', source: '/q', type: 't',
+		data: { k: `${pad(10)}NEEDLE${pad(80)}` } });
+	/* {"k":" is 6 bytes: NEEDLE at 6 + 64 = byte 70 */
+	const late = await publish(s, { id: 'late', source: '/q', type: 't',
+		data: { k: `${pad(64)}NEEDLE` } });
+	/* straddling the end: NEEDLE at bytes 60..65 */
+	const edge = await publish(s, { id: 'edge', source: '/q', type: 't',
+		data: { k: `${pad(54)}NEEDLE` } });
+	/* text data in binary mode */
+	let r = await s.publishBinary({ id: 'text', source: '/q', type: 't' },
+	    'plain NEEDLE text', { contentType: 'text/plain' });
+	assert.equal(r.status, 202, r.text);
+	const text = r.json.accepted[0].msg;
+	/* a needle in an attribute is not in the data */
+	await publish(s, { id: 'NEEDLE', source: '/q', type: 'NEEDLE', data: 'nothing' });
+	const found = async (q, query = {}) => (await messages(s, held.id,
+	    Object.assign({ q }, query))).map((m) => m.msg);
+	assert.deepEqual(await found('NEEDLE'), [early, text]);
+	assert.deepEqual(await found('NEED'), [early, edge, text], 'the part within 64 bytes');
+	assert.deepEqual(await found('"k":"xxxxxxxxxxNEEDLE'), [early]);
+	assert.deepEqual(await found('needle'), [], 'case-sensitive');
+	assert.deepEqual(await found('plain'), [text]);
+	assert.deepEqual(await found('%'), [], 'LIKE wildcards are literal');
+	assert.deepEqual(await found('_'), [], 'LIKE wildcards are literal');
+	assert.deepEqual(await found('xx', { limit: 1 }), [early, late, edge],
+	    'q with paging');
+	assert.ok(!(await found('NEEDLE')).includes(late));
+	r = await s.api('GET', `/api/v1/subscriptions/${held.id}/messages?q=${'a'.repeat(65)}`);
+	assertProblem(r, 400, 'q');
+	/* q with a state */
+	assert.deepEqual(await found('NEEDLE', { state: 'dead' }), []);
+	/* the prefix shown is those 64 bytes */
+	const items = await messages(s, held.id, { q: 'NEEDLE' });
+	assert.equal(Buffer.byteLength(items[0].prefix), 64);
+	assert.ok(items[0].prefix.startsWith('{"k":"xxxxxxxxxxNEEDLE'));
+	await s.stop();
+});
+
+test('message detail: attributes, data, delivery metadata, every attempt with status and outcome, and what matched', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t, answer: { status: 500, body: 'boom' } });
+	const a = await createSub(s, { sink: `${sink.url}/fail`, max_attempts: 2,
+		app_error_pause_ms: 10, tcp_error_pause_ms: 10,
+		filters: [{ exact: { type: 'com.x' } }] });
+	const msg = await publish(s, { id: 'd1', source: '/detail', type: 'com.x',
+		subject: 'sub/1', time: '2024-01-02T03:04:05Z', region: 'eu', prio: 3,
+		urgent: true, datacontenttype: 'application/json', data: { order: 12 } });
+	await sink.waitFor(2);
+	await assertQueue(s, a.id, { dead: 1 });
+	const r = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${msg}`);
+	assert.equal(r.status, 200, r.text);
+	const m = r.json;
+	assert.equal(m.msg, msg);
+	assert.equal(m.topic, 'default');
+	assert.ok(m.received_at);
+	assert.deepEqual(m.event, { specversion: '1.0', id: 'd1', source: '/detail',
+		type: 'com.x', subject: 'sub/1', time: '2024-01-02T03:04:05Z',
+		region: 'eu', prio: 3, urgent: true,
+		datacontenttype: 'application/json', data: { order: 12 } });
+	assert.equal(m.delivery.state, 'dead');
+	assert.equal(m.delivery.attempts, 2);
+	assert.equal(m.delivery.last_status, 500);
+	assert.equal(typeof m.delivery.last_error, 'string');
+	assert.equal(m.matched, 'exact type=com.x');
+	assert.equal(m.attempts.length, 2, JSON.stringify(m.attempts));
+	for (const at of m.attempts) {
+		assert.equal(at.http_status, 500);
+		assert.equal(at.outcome, 'app_error');
+		assert.ok(Number.isInteger(at.duration_ms) && at.duration_ms >= 0);
+		assert.ok(at.time);
+		assert.equal(at.response, 'boom');
+	}
+	assert.ok(m.attempts[0].time <= m.attempts[1].time);
+	/* a transport error is another class */
+	sink.always({ close: true });
+	const b = await createSub(s, { sink: `${sink.url}/close`, max_attempts: 1,
+		tcp_error_pause_ms: 10, filters: [{ exact: { type: 'com.y' } }] });
+	const msg2 = await publish(s, { id: 'd2', source: '/detail', type: 'com.y' });
+	await assertQueue(s, b.id, { dead: 1 });
+	const r2 = await s.api('GET', `/api/v1/subscriptions/${b.id}/messages/${msg2}`);
+	assert.equal(r2.json.attempts.length, 1);
+	assert.equal(r2.json.attempts[0].http_status, null);
+	assert.notEqual(r2.json.attempts[0].outcome, 'app_error');
+	assert.match(r2.json.attempts[0].outcome, /tcp|transport/);
+	/* no attempts yet: an empty list; no filters: says so */
+	const c = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	const msg3 = await publish(s, { id: 'd3', source: '/detail', type: 'com.z',
+		data: 'text' });
+	const r3 = await s.api('GET', `/api/v1/subscriptions/${c.id}/messages/${msg3}`);
+	assert.deepEqual(r3.json.attempts, []);
+	assert.equal(r3.json.delivery.state, 'pending');
+	assert.equal(r3.json.event.data, 'text');
+	assert.match(r3.json.matched, /no filters/);
+	/* a message of another queue, or none */
+	assertProblem(await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${msg3}`), 404);
+	assertProblem(await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/nope`), 404);
+	assertProblem(await s.api('GET', `/api/v1/subscriptions/99999/messages/${msg}`), 404);
+	await s.stop();
+});
+
+test('pause (manual): nothing is delivered while paused; resume delivers; pause with a duration ends on its own', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	const a = await createSub(s, { sink: `${sink.url}/p` });
+	let r = await s.api('POST', `/api/v1/subscriptions/${a.id}/pause`);
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.id, a.id);
+	assert.equal(r.json.status.pause_reason, 'manual');
+	assert.equal(r.json.status.paused_until, null, 'indefinite');
+	for (let i = 0; i < 3; i++)
+		await publish(s, { id: `p${i}`, source: '/s', type: 't' });
+	assert.ok(await sink.quiet(800), 'nothing while paused');
+	await assertQueue(s, a.id, { pending: 3 });
+	r = await sub(s, a.id);
+	assert.equal(r.status.pause_reason, 'manual');
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/resume`);
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.status.pause_reason, null);
+	await sink.waitFor(3);
+	await assertQueue(s, a.id, { delivered: 3 });
+	assert.deepEqual(ids(sink.requests), ['p0', 'p1', 'p2']);
+	/* a pause with a duration */
+	sink.clear();
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/pause`, { duration_ms: 1000 });
+	assert.equal(r.status, 200, r.text);
+	assert.ok(r.json.status.paused_until, 'shows until when');
+	const t0 = Date.now();
+	await publish(s, { id: 'timed', source: '/s', type: 't' });
+	await sink.waitFor(1, 10000);
+	assert.ok(Date.now() - t0 >= 700, 'not before the pause ended');
+	/* bad bodies */
+	for (const [body, field] of [[{ duration_ms: 0 }, 'duration_ms'],
+	    [{ duration_ms: 'soon' }, 'duration_ms'], [{ until: 5 }, 'until']])
+		assertProblem(await s.api('POST', `/api/v1/subscriptions/${a.id}/pause`, body),
+		    400, field);
+	assertProblem(await s.api('POST', '/api/v1/subscriptions/99999/pause'), 404);
+	await s.stop();
+});
+
+test('retry: dead messages go back to pending and are delivered once the sink answers 2xx', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t, answer: { status: 503 } });
+	const a = await createSub(s, { sink: `${sink.url}/r`, max_attempts: 1,
+		app_error_pause_ms: 10 });
+	const msgs = [];
+	for (let i = 0; i < 3; i++)
+		msgs.push(await publish(s, { id: `r${i}`, source: '/s', type: 't' }));
+	await assertQueue(s, a.id, { dead: 3 });
+	sink.always({ status: 204 });
+	sink.clear();
+	/* one by id first */
+	let r = await s.api('POST', `/api/v1/subscriptions/${a.id}/retry`, { msgs: [msgs[1]] });
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.json, { affected: 1 });
+	await sink.waitFor(1);
+	await assertQueue(s, a.id, { dead: 2, delivered: 1 });
+	assert.deepEqual(ids(sink.requests), ['r1']);
+	/* the rest by state (dead is the default) */
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/retry`);
+	assert.deepEqual(r.json, { affected: 2 });
+	await sink.waitFor(3);
+	await assertQueue(s, a.id, { delivered: 3 });
+	assert.deepEqual(ids(sink.requests).sort(), ['r0', 'r1', 'r2']);
+	const m = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${msgs[0]}`);
+	assert.equal(m.json.delivery.state, 'delivered');
+	assert.equal(m.json.attempts.length, 2, 'the failed attempt is kept');
+	assert.equal(m.json.attempts[1].outcome, 'ok');
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/retry`, { state: 'dead' });
+	assert.deepEqual(r.json, { affected: 0 });
+	await s.stop();
+});
+
+test('purge by state and by message ids; bad targets are 400 naming the field', async (t) => {
+	const s = await start({ t });
+	const a = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	const msgs = [];
+	for (let i = 0; i < 6; i++)
+		msgs.push(await publish(s, { id: `u${i}`, source: '/s', type: 't' }));
+	let r = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`,
+	    { msgs: [msgs[0], msgs[3]] });
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.json, { affected: 2 });
+	assert.deepEqual((await messages(s, a.id)).map((m) => m.msg),
+	    [msgs[1], msgs[2], msgs[4], msgs[5]]);
+	assertProblem(await s.api('GET',
+	    `/api/v1/subscriptions/${a.id}/messages/${msgs[0]}`), 404);
+	/* the event itself stays */
+	assert.equal((await s.event(msgs[0])).event.id, 'u0');
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`, { state: 'dead' });
+	assert.deepEqual(r.json, { affected: 0 });
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`, { state: 'pending' });
+	assert.deepEqual(r.json, { affected: 4 });
+	await assertQueue(s, a.id, {});
+	assert.deepEqual(await messages(s, a.id), []);
+	const bad = [
+		[undefined, 'state'],
+		[{}, 'state'],
+		[{ state: 'inflight' }, 'state'],
+		[{ state: 'gone' }, 'state'],
+		[{ msgs: [] }, 'msgs'],
+		[{ msgs: 'x' }, 'msgs'],
+		[{ msgs: ['not-a-msg'] }, 'msgs'],
+		[{ msgs: [msgs[0]], state: 'dead' }, 'msgs'],
+		[{ everything: true }, 'everything'],
+	];
+	for (const [body, field] of bad) {
+		r = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`, body);
+		assertProblem(r, 400, field);
+	}
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/retry`, { state: 'inflight' });
+	assertProblem(r, 400, 'state');
+	assertProblem(await s.api('POST', '/api/v1/subscriptions/99999/purge',
+	    { state: 'dead' }), 404);
 	await s.stop();
 });
