@@ -765,7 +765,12 @@ deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 	    sub->timeout_ms > 0 ? (long)sub->timeout_ms : DELIVER_TIMEOUT_MS;
 	connect = timeout < DELIVER_CONNECT_MS ? timeout : DELIVER_CONNECT_MS;
 	curl_easy_setopt(e, CURLOPT_URL, sub->sink);
+#if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an env proxy */
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
