@@ -1,12 +1,346 @@
 'use strict';
-/* sysevents.test.cjs: being written (issue 3). */
+/*
+ * sysevents.test.cjs: sluice's record of its own operations.  Every
+ * create, update and delete of topics and subscriptions, and every pause,
+ * resume, purge and retry, is listed by GET /api/v1/sysevents (filtered by
+ * operation, newest first, paged by cursor) and published into the
+ * reserved topic $sys as a CloudEvent, which a subscription on $sys
+ * receives at its sink like any other event.  $sys cannot be published to
+ * from outside.  GET /api/v1/eventtypes lists each (topic, type, source)
+ * seen, with counts and an example message that resolves.
+ */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start } = require('../lib/sluice.cjs');
+const { start, assertProblem, sleep } = require('../lib/sluice.cjs');
+const { startSink } = require('../lib/sink.cjs');
 
-test('GET /api/v1/sysevents answers 200', async (t) => {
+const NODE = 'node-7.test';
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+async function ok(r, status, what) {
+	assert.equal(r.status, status, `${what}: ${r.text}`);
+	return r.json;
+}
+
+/* Every system event (newest first), following the cursor. */
+async function allSysevents(s, query = {}, limit = 1000) {
+	const out = [];
+	let cursor = null;
+	for (let pages = 0; pages < 1000; pages++) {
+		const q = new URLSearchParams(Object.assign({}, query,
+		    { limit: String(limit) }));
+		if (cursor)
+			q.set('cursor', cursor);
+		const r = await s.api('GET', `/api/v1/sysevents?${q}`);
+		assert.equal(r.status, 200, r.text);
+		out.push(...r.json.items);
+		cursor = r.json.next_cursor;
+		if (cursor === null)
+			return out;
+	}
+	throw new Error('the sysevents list does not end');
+}
+
+/* Performs every operation once; returns what each should record. */
+async function everyOperation(s, sink) {
+	const expect = [];
+	await ok(await s.api('POST', '/api/v1/topics', { name: 'audit' }), 201,
+	    'topic create');
+	expect.push(['topic.create', 'topic', 'audit']);
+	await ok(await s.api('PATCH', '/api/v1/topics/audit',
+	    { description: 'changed' }), 200, 'topic update');
+	expect.push(['topic.update', 'topic', 'audit']);
+	const sub = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'audit', sink: `${sink.url}/audited`, name: 'audited',
+		    state: 'pub_only' }), 201, 'subscription create');
+	const id = String(sub.id);
+	expect.push(['subscription.create', 'subscription', id]);
+	await ok(await s.api('PATCH', `/api/v1/subscriptions/${id}`,
+	    { batch_size: 5, max_attempts: 2 }), 200, 'subscription update');
+	expect.push(['subscription.update', 'subscription', id]);
+	const p = await s.publishStructured({ id: 'a1', source: '/s', type: 't' },
+	    { topic: 'audit' });
+	assert.equal(p.status, 202, p.text);
+	await ok(await s.api('POST', `/api/v1/subscriptions/${id}/pause`), 200, 'pause');
+	expect.push(['subscription.pause', 'subscription', id]);
+	await ok(await s.api('POST', `/api/v1/subscriptions/${id}/resume`), 200, 'resume');
+	expect.push(['subscription.resume', 'subscription', id]);
+	await ok(await s.api('POST', `/api/v1/subscriptions/${id}/retry`,
+	    { state: 'dead' }), 200, 'retry');
+	expect.push(['subscription.retry', 'subscription', id]);
+	await ok(await s.api('POST', `/api/v1/subscriptions/${id}/purge`,
+	    { state: 'pending' }), 200, 'purge');
+	expect.push(['subscription.purge', 'subscription', id]);
+	const r = await s.api('DELETE', `/api/v1/subscriptions/${id}`);
+	assert.equal(r.status, 204, r.text);
+	expect.push(['subscription.delete', 'subscription', id]);
+	const t = await s.api('DELETE', '/api/v1/topics/audit');
+	assert.equal(t.status, 204, t.text);
+	expect.push(['topic.delete', 'topic', 'audit']);
+	return { expect, subId: id };
+}
+
+test('every operation appears in GET /api/v1/sysevents and reaches a $sys subscription as a CloudEvent', async (t) => {
+	const s = await start({ t, args: ['--node', NODE, '--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	const sys = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: '$sys', sink: `${sink.url}/sys`, name: 'ops' }), 201,
+	'a subscription on $sys');
+	assert.equal(sys.topic, '$sys');
+	const t0 = new Date().toISOString();
+	const { expect, subId } = await everyOperation(s, sink);
+
+	/* the list: newest first, each with entity, id, actor, time, metadata */
+	const items = (await allSysevents(s)).filter((e) =>
+	    !e.operation.startsWith('server.'));
+	const ops = items.map((e) => [e.operation, e.entity, e.entity_id]);
+	assert.deepEqual(ops.slice(0, expect.length), [...expect].reverse(),
+	    'each operation once, newest first');
+	for (const e of items) {
+		assert.ok(Number.isInteger(e.id), JSON.stringify(e));
+		assert.match(e.time, TIME);
+		assert.equal(typeof e.actor, 'string');
+		assert.ok(e.actor.length > 0);
+		assert.equal(typeof e.metadata, 'object');
+		assert.notEqual(e.metadata, null, JSON.stringify(e));
+		assert.equal(e.operation.split('.')[0], e.entity);
+	}
+	for (let i = 1; i < items.length; i++) {
+		assert.ok(items[i - 1].id > items[i].id, 'ids descend');
+		assert.ok(items[i - 1].time >= items[i].time, 'times descend');
+	}
+	assert.ok(items[0].time >= t0.slice(0, 19));
+	const byOp = {};
+	for (const e of items)
+		if (!(e.operation in byOp))
+			byOp[e.operation] = e;	/* the newest of each */
+	assert.equal(byOp['subscription.create'].metadata.topic, 'audit');
+	assert.equal(byOp['subscription.create'].metadata.name, 'audited');
+	assert.match(JSON.stringify(byOp['subscription.update'].metadata),
+	    /batch_size/, 'an update names the fields it changed');
+	assert.equal(byOp['subscription.purge'].metadata.affected, 1);
+	assert.equal(byOp['subscription.retry'].metadata.affected, 0);
+
+	/* the $sys subscription received each as a CloudEvent */
+	const isOp = (r) => !JSON.parse(r.text).type.startsWith('io.sluice.server.');
+	for (let i = 0; i < 300 && sink.requests.filter(isOp).length <
+	    expect.length; i++)
+		await sleep(50);
+	const reqs = sink.requests.filter(isOp);
+	assert.ok(reqs.every((r) => r.url === '/sys'));
+	const evs = reqs.map((r) => {
+		assert.match(r.headers['content-type'], /^application\/cloudevents\+json/);
+		return JSON.parse(r.text);
+	});
+	const types = evs.map((e) => e.type).filter((x) => !x.startsWith('io.sluice.server.'));
+	assert.deepEqual(types, expect.map(([op]) => `io.sluice.${op}`),
+	    'one CloudEvent per operation, in order');
+	for (const e of evs) {
+		assert.equal(e.specversion, '1.0');
+		assert.equal(e.source, `/sluice/${NODE}`);
+		assert.equal(typeof e.id, 'string');
+		assert.match(e.time, /^\d{4}-/);
+		assert.equal(typeof e.data, 'object', JSON.stringify(e));
+	}
+	const pause = evs.find((e) => e.type === 'io.sluice.subscription.pause');
+	assert.equal(pause.subject, subId);
+	assert.equal(pause.data.entity, 'subscription');
+	assert.equal(pause.data.entity_id, subId);
+	assert.equal(pause.data.operation, 'subscription.pause');
+	assert.equal(typeof pause.data.actor, 'string');
+	assert.equal(new Set(evs.map((e) => e.id)).size, evs.length, 'ids are unique');
+	/* the same events are stored in $sys and listed by the events API */
+	const stored = await s.allEvents({ topic: '$sys' });
+	for (const e of evs)
+		assert.ok(stored.some((x) => x.event && x.event.id === e.id ||
+		    x.id === e.id || JSON.stringify(x).includes(`"${e.id}"`)),
+		`${e.id} is stored in $sys`);
+	await s.stop();
+});
+
+test('sysevents: ?operation= filters; pages newest first with a cursor, no gaps or repeats', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	for (let i = 0; i < 12; i++)
+		await ok(await s.api('POST', '/api/v1/topics', { name: `t${i}` }), 201, 'create');
+	for (let i = 0; i < 5; i++)
+		await ok(await s.api('PATCH', `/api/v1/topics/t${i}`, { description: 'x' }),
+		    200, 'update');
+	let r = await s.api('GET', '/api/v1/sysevents?operation=topic.update');
+	assert.equal(r.status, 200);
+	assert.equal(r.json.items.length, 5);
+	assert.ok(r.json.items.every((e) => e.operation === 'topic.update'));
+	assert.deepEqual(r.json.items.map((e) => e.entity_id),
+	    ['t4', 't3', 't2', 't1', 't0']);
+	assert.equal(r.json.next_cursor, null);
+	r = await s.api('GET', '/api/v1/sysevents?operation=subscription.delete');
+	assert.deepEqual(r.json, { items: [], next_cursor: null });
+	/* paging: 12 creates by 5 */
+	const all = (await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=1000'))
+	    .json.items;
+	assert.equal(all.length, 12);
+	const seen = [];
+	let cursor = null, pages = 0;
+	do {
+		const q = `operation=topic.create&limit=5${cursor ? `&cursor=${cursor}` : ''}`;
+		r = await s.api('GET', `/api/v1/sysevents?${q}`);
+		assert.equal(r.status, 200, r.text);
+		seen.push(...r.json.items);
+		cursor = r.json.next_cursor;
+		pages++;
+	} while (cursor !== null && pages < 20);
+	assert.equal(pages, 3);
+	assert.deepEqual(seen, all);
+	assert.deepEqual(seen.map((e) => e.entity_id),
+	    Array.from({ length: 12 }, (_, i) => `t${11 - i}`));
+	/* a page boundary is stable while new events arrive */
+	const p1 = (await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=5')).json;
+	await ok(await s.api('POST', '/api/v1/topics', { name: 'later' }), 201, 'create');
+	const p2 = (await s.api('GET',
+	    `/api/v1/sysevents?operation=topic.create&limit=5&cursor=${p1.next_cursor}`)).json;
+	assert.deepEqual(p2.items, all.slice(5, 10));
+	assertProblem(await s.api('GET', '/api/v1/sysevents?cursor=abc'), 400, 'cursor');
+	assertProblem(await s.api('GET', '/api/v1/sysevents?limit=0'), 400, 'limit');
+	await s.stop();
+});
+
+test('server start and stop are recorded', async (t) => {
+	const s = await start({ t, args: ['--node', NODE, '--stats-interval', '0'] });
+	/* server.start is written just after sluiced says it is listening */
+	const servers = async (n) => {
+		let ops = [];
+		for (let i = 0; i < 100; i++) {
+			ops = (await allSysevents(s)).map((e) => e.operation)
+			    .filter((o) => o.startsWith('server.'));
+			if (ops.length >= n)
+				break;
+			await sleep(20);
+		}
+		return ops;
+	};
+	assert.deepEqual(await servers(1), ['server.start']);
+	await s.restart();
+	assert.deepEqual(await servers(3),
+	    ['server.start', 'server.stop', 'server.start'], 'newest first');
+	const stops = await allSysevents(s, { operation: 'server.stop' });
+	assert.equal(stops.length, 1);
+	assert.equal(stops[0].entity, 'server');
+	assert.equal(stops[0].metadata.signal, 'SIGTERM');
+	await s.stop();
+});
+
+test('$sys is reserved: no publishing from outside, no creating, no deleting', async (t) => {
 	const s = await start({ t });
-	const r = await s.api('GET', '/api/v1/sysevents');
+	for (const topic of ['$sys']) {
+		let r = await s.publishStructured({ id: 'x', source: '/evil', type: 'io.sluice.topic.delete' },
+		    { topic });
+		assert.ok(r.status === 403 || r.status === 404, `${r.status} ${r.text}`);
+		assertProblem(r, r.status);
+		r = await s.api('POST', '/topics/%24sys/events',
+		    JSON.stringify({ specversion: '1.0', id: 'y', source: '/e', type: 't' }),
+		    { headers: { 'content-type': 'application/cloudevents+json' } });
+		assert.ok(r.status === 403 || r.status === 404, `${r.status} ${r.text}`);
+		r = await s.publishBinary({ id: 'z', source: '/e', type: 't' }, 'x',
+		    { topic, contentType: 'text/plain' });
+		assert.ok(r.status === 403 || r.status === 404, `${r.status} ${r.text}`);
+		r = await s.publishBatch([{ id: 'w', source: '/e', type: 't' }], { topic });
+		assert.ok(r.status === 403 || r.status === 404, `${r.status} ${r.text}`);
+	}
+	const stored = await s.allEvents({ topic: '$sys' });
+	assert.ok(!stored.some((e) => JSON.stringify(e).includes('/evil') ||
+	    JSON.stringify(e).includes('"/e"')), 'nothing from outside got into $sys');
+	let r = await s.api('POST', '/api/v1/topics', { name: '$sys' });
+	assert.ok(r.status === 400 || r.status === 409, r.text);
+	r = await s.api('POST', '/api/v1/topics', { name: '$other' });
+	assertProblem(r, 400, 'name');
+	r = await s.api('DELETE', '/api/v1/topics/$sys');
+	assertProblem(r, 409);
+	r = await s.api('GET', '/api/v1/topics/$sys');
 	assert.equal(r.status, 200, r.text);
+	await s.stop();
+});
+
+test('a filter on a $sys subscription picks operations by type', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	await ok(await s.api('POST', '/api/v1/subscriptions', { topic: '$sys',
+		sink: `${sink.url}/topics`, filters: [{ prefix: { type: 'io.sluice.topic.' } }] }),
+	201, 'filtered $sys subscription');
+	await ok(await s.api('POST', '/api/v1/topics', { name: 'one' }), 201, 'create');
+	const sub = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'one', delivery_method: 'pull' }), 201, 'sub');
+	await ok(await s.api('PATCH', `/api/v1/subscriptions/${sub.id}`, { batch_size: 2 }),
+	    200, 'update');
+	await ok(await s.api('DELETE', '/api/v1/topics/one?force=true'), 204, 'delete');
+	const reqs = await sink.waitFor(2);
+	assert.ok(await sink.quiet(500));
+	assert.deepEqual(sink.requests.map((r) => JSON.parse(r.text).type),
+	    ['io.sluice.topic.create', 'io.sluice.topic.delete'], reqs.length);
+	await s.stop();
+});
+
+test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and last seen, and an example that resolves', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	await s.createTopic('shop');
+	const pub = async (ev, topic) => {
+		const r = await s.publishStructured(ev, { topic });
+		assert.equal(r.status, 202, r.text);
+		return r.json;
+	};
+	const first = await pub({ id: '1', source: '/a', type: 'order.created' });
+	await sleep(5);
+	await pub({ id: '2', source: '/a', type: 'order.created' });
+	await pub({ id: '3', source: '/a', type: 'order.created' });
+	await pub({ id: '4', source: '/a', type: 'order.deleted' });
+	await pub({ id: '5', source: '/b', type: 'order.created' });
+	await pub({ id: '6', source: '/a', type: 'order.created' }, 'shop');
+	/* a batch counts each event; a duplicate counts nothing */
+	let r = await s.publishBatch([{ id: '7', source: '/b', type: 'order.created' },
+		{ id: '8', source: '/b', type: 'order.created' }]);
+	assert.equal(r.status, 202, r.text);
+	r = await s.publishStructured({ id: '1', source: '/a', type: 'order.created' });
+	assert.equal(r.status, 202, r.text);
+	assert.equal(r.json.duplicates.length, 1);
+	r = await s.api('GET', '/api/v1/eventtypes?limit=1000');
+	assert.equal(r.status, 200, r.text);
+	const items = r.json.items.filter((x) => x.topic !== '$sys');
+	const key = (x) => `${x.topic} ${x.type} ${x.source}`;
+	const counts = Object.fromEntries(items.map((x) => [key(x), x.count]));
+	assert.deepEqual(counts, {
+		'default order.created /a': 3,
+		'default order.deleted /a': 1,
+		'default order.created /b': 3,
+		'shop order.created /a': 1,
+	});
+	for (const x of items) {
+		assert.match(x.first_seen, TIME);
+		assert.match(x.last_seen, TIME);
+		assert.ok(x.first_seen <= x.last_seen, JSON.stringify(x));
+		const ev = await s.event(x.example_msg);
+		assert.equal(ev.topic, x.topic, 'the example is of its topic');
+		assert.equal(ev.event.type, x.type);
+		assert.equal(ev.event.source, x.source);
+	}
+	const a = items.find((x) => key(x) === 'default order.created /a');
+	assert.ok(a.first_seen < a.last_seen, 'first and last differ over time');
+	assert.equal(a.first_seen, (await s.event(first.accepted[0].msg)).received_at);
+	/* $sys types are there too */
+	assert.ok(r.json.items.some((x) => x.topic === '$sys' &&
+	    x.type === 'io.sluice.topic.create'), r.text);
+	/* ?topic= */
+	r = await s.api('GET', '/api/v1/eventtypes?topic=shop');
+	assert.deepEqual(r.json.items.map(key), ['shop order.created /a']);
+	assertProblem(await s.api('GET', '/api/v1/eventtypes?topic=nosuch'), 404);
+	/* paging */
+	const all = (await s.api('GET', '/api/v1/eventtypes?topic=default&limit=1000')).json.items;
+	const seen = [];
+	let cursor = null;
+	for (let i = 0; i < 10; i++) {
+		r = await s.api('GET', `/api/v1/eventtypes?topic=default&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+		seen.push(...r.json.items);
+		cursor = r.json.next_cursor;
+		if (cursor === null)
+			break;
+	}
+	assert.deepEqual(seen, all);
 	await s.stop();
 });
