@@ -594,10 +594,20 @@ store_run_batch(struct store *st, struct store_job *batch)
 			break;
 		}
 		j->rc = j->apply(&tx, j->arg);
-		if (j->rc != 0)
-			store_exec_stmt(&st->writer, S_ROLLBACK_TO);
-		store_exec_stmt(&st->writer, S_RELEASE);
-		store_tx_job_end(&tx, j->rc == 0);
+		/*
+		 * SQLITE_FULL or an I/O error may roll back the whole
+		 * transaction: then the next SAVEPOINT would open a new one
+		 * that RELEASE commits, storing later jobs that are then
+		 * answered as failed.  Fail the batch instead.
+		 */
+		if (j->rc != 0 && sqlite3_get_autocommit(st->writer.db))
+			failed = 1;
+		else if (j->rc != 0 &&
+		    store_exec_stmt(&st->writer, S_ROLLBACK_TO) != STORE_OK)
+			failed = 1;
+		else if (store_exec_stmt(&st->writer, S_RELEASE) != STORE_OK)
+			failed = 1;
+		store_tx_job_end(&tx, j->rc == 0 && !failed);
 	}
 	if (!failed && store_tx_touch_flush(&tx) != STORE_OK)
 		failed = 1;

@@ -332,6 +332,49 @@ test('16 concurrent producers x 500 events: all read back intact, none lost, non
 	await s.stop();
 });
 
+test('a full database: 503 with Retry-After, and an event is stored if and only if it got a 202', async (t) => {
+	/* 300 pages hold the small events but never a 3 MiB one */
+	const s = await start({ t, args: ['--max-db-pages', '300',
+		'--max-body', '4M'] });
+	const big = 'x'.repeat(3 * 1024 * 1024);
+	const results = [];
+	let problem;
+	for (let round = 0; round < 8; round++) {
+		const sends = [];
+		for (let k = 0; k < 16; k++) {
+			const id = `full-${round}-${k}`;
+			const isBig = k === 3;
+			sends.push(s.publishStructured({ id, source: '/full', type: 't',
+				data: isBig ? big : `small ${id}` }).then((r) => {
+				results.push({ id, status: r.status, isBig });
+				if (r.status === 503)
+					problem = r;
+			}));
+		}
+		await Promise.all(sends);
+	}
+	for (const r of results)
+		assert.ok(r.status === 202 || r.status === 503, JSON.stringify(r));
+	assert.ok(results.filter((r) => r.isBig).every((r) => r.status === 503),
+	    'an event that cannot fit is refused');
+	assert.ok(results.some((r) => r.status === 202));
+	assertProblem(problem, 503);
+	assert.ok(Number(problem.headers['retry-after']) >= 0, problem.headers);
+	const stored = new Set((await s.allEvents({ source: '/full' }))
+	    .map((it) => it.event.id));
+	for (const r of results)
+		assert.equal(stored.has(r.id), r.status === 202,
+		    `${r.id} answered ${r.status} but ${stored.has(r.id) ? '' : 'not '}stored`);
+	/* a failed batch leaves nothing behind either */
+	const batch = await s.publishBatch([
+		{ id: 'fb-1', source: '/full-batch', type: 't', data: 'small' },
+		{ id: 'fb-2', source: '/full-batch', type: 't', data: big },
+	]);
+	assertProblem(batch, 503);
+	assert.deepEqual(await s.allEvents({ source: '/full-batch' }), []);
+	await s.stop();
+});
+
 test('a producer sending the same events again after a restart gets duplicates, not copies', async (t) => {
 	const s = await start({ t });
 	const evs = [0, 1, 2].map((i) => ({ id: `r${i}`, source: '/again',
