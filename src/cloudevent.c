@@ -407,7 +407,10 @@ ce_add(struct cloudevent *ev, const char *name, enum ce_value_type type,
 {
 	struct ce_attr *a;
 
-	ev->attrs = xrealloc(ev->attrs, (ev->nattrs + 1) * sizeof *ev->attrs);
+	/* Capacity doubles at each power of two: no quadratic copying. */
+	if ((ev->nattrs & (ev->nattrs - 1)) == 0)
+		ev->attrs = xrealloc(ev->attrs, (ev->nattrs ? 2 * ev->nattrs :
+		    1) * sizeof *ev->attrs);
 	a = &ev->attrs[ev->nattrs++];
 	a->name = xstrdup(name);
 	a->type = type;
