@@ -475,6 +475,17 @@ sub_apply_json(struct sub *s, json_t *body, int create, char **field,
 		if (sub_set(s, &sub_fields[i], v, field, cause) != 0)
 			return -1;
 	}
+	/* switching to REST drops the SOAP-only fields the body leaves out */
+	if (json_object_get(body, "endpoint_type") != NULL && !s->soap) {
+		if (json_object_get(body, "soap_version") == NULL) {
+			free(s->soap_version);
+			s->soap_version = NULL;
+		}
+		if (json_object_get(body, "soap_action") == NULL) {
+			free(s->soap_action);
+			s->soap_action = NULL;
+		}
+	}
 	if (s->name == NULL)
 		s->name = sub_default_name(s);
 	return sub_check(s, field, cause);

@@ -472,6 +472,68 @@ test('topic DELETE with subscriptions is 409; ?force=true deletes them and their
 	assert.deepEqual(r.json.items, []);
 });
 
+test('every field survives a restart; the queue counts too', async (t) => {
+	const own = await start({ t });
+	await own.createTopic('kept');
+	const body = {
+		name: 'kept', topic: 'kept', sink: 'https://example.invalid/hook',
+		http_method: 'PATCH', content_mode: 'binary', state: 'pub_only',
+		max_attempts: 7, tcp_error_pause_ms: 123, app_error_pause_ms: 456,
+		backoff_factor: 1.5, max_pause_ms: 7890, rate_limit: 3,
+		timeout_ms: 4321, headers: { 'X-Kept': 'yes' }, max_inflight: 2,
+		filters: [{ any: [{ exact: { type: 'a' } }, { suffix: { subject: '.png' } }] }],
+		secret: 'kept-secret-0123456789', validate: true,
+	};
+	const a = (await own.api('POST', '/api/v1/subscriptions', body)).json;
+	const soap = (await own.api('POST', '/api/v1/subscriptions', {
+		topic: 'kept', sink: 'http://example.invalid/soap', endpoint_type: 'soap',
+		soap_version: '1.2', soap_action: 'urn:a', http_method: 'GET',
+		batch_size: 9, state: 'disabled' })).json;
+	const pull = (await own.api('POST', '/api/v1/subscriptions', {
+		topic: 'kept', delivery_method: 'pull', state: 'sub_only' })).json;
+	const r = await own.publishStructured({ id: 'k1', source: '/s', type: 'a' },
+	    { topic: 'kept' });
+	assert.equal(r.status, 202);
+	await own.restart();
+	for (const x of [a, soap, pull]) {
+		const g = await own.api('GET', `/api/v1/subscriptions/${x.id}`);
+		assert.equal(g.status, 200, g.text);
+		assert.deepEqual(fields(g.json), fields(x), `subscription ${x.name}`);
+	}
+	const g = await own.api('GET', `/api/v1/subscriptions/${a.id}`);
+	assert.equal(g.json.secret_set, true);
+	assert.equal(g.json.status.queue.pending, 1);
+	/* and routing uses the reloaded filters */
+	await own.publishStructured({ id: 'k2', source: '/s', type: 'b', subject: 'x.png' },
+	    { topic: 'kept' });
+	await own.publishStructured({ id: 'k3', source: '/s', type: 'b' }, { topic: 'kept' });
+	const q = await own.api('GET', `/api/v1/subscriptions/${a.id}`);
+	assert.equal(q.json.status.queue.pending, 2);
+	await own.stop();
+});
+
+test('PATCH endpoint_type back to rest drops the SOAP-only fields it did not name', async () => {
+	const a = await create({ sink: hook(), endpoint_type: 'soap', state: 'disabled',
+		soap_action: 'urn:x' });
+	assert.equal(a.soap_version, '1.1');
+	let r = await s.api('PATCH', `/api/v1/subscriptions/${a.id}`, { endpoint_type: 'rest' });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.endpoint_type, 'rest');
+	assert.equal(r.json.soap_version, null);
+	assert.equal(r.json.soap_action, null);
+	/* naming one with rest is still refused */
+	r = await s.api('PATCH', `/api/v1/subscriptions/${a.id}`,
+	    { endpoint_type: 'rest', soap_version: '1.2' });
+	assertProblem(r, 400, 'soap_version');
+	/* and back to soap: 1.1 again by default */
+	r = await s.api('PATCH', `/api/v1/subscriptions/${a.id}`, { endpoint_type: 'soap' });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.soap_version, '1.1');
+	/* renaming to its own name is not a conflict */
+	r = await s.api('PATCH', `/api/v1/subscriptions/${a.id}`, { name: a.name });
+	assert.equal(r.status, 200, r.text);
+});
+
 test('the shared server stops cleanly (exit 0)', async () => {
 	assert.equal((await s.stop()).code, 0);
 });

@@ -576,6 +576,31 @@ test_round_trip(void)
 	free(cause);
 }
 
+/* PATCH back to REST drops the SOAP-only fields the body leaves out. */
+static void
+test_soap_to_rest(void)
+{
+	struct sub *s = created("{" SINK ",\"endpoint_type\":\"soap\","
+	    "\"soap_action\":\"urn:x\"}");
+	char *field, *cause;
+
+	ok(s != NULL && strcmp(s->soap_version, "1.1") == 0, "SOAP 1.1");
+	if (s == NULL)
+		return;
+	ok(apply(s, "{\"endpoint_type\":\"rest\"}", 0, &field, &cause) == 0,
+	    "PATCH endpoint_type rest alone is accepted");
+	ok(s->soap_version == NULL && s->soap_action == NULL,
+	    "soap_version and soap_action are gone");
+	free(field);
+	free(cause);
+	ok(apply(s, "{\"endpoint_type\":\"rest\",\"soap_action\":\"a\"}", 0,
+	    &field, &cause) == -1, "naming soap_action with rest is refused");
+	is_str(field, "soap_action", "names soap_action");
+	free(field);
+	free(cause);
+	sub_free(s);
+}
+
 static void
 test_states(void)
 {
@@ -605,6 +630,7 @@ main(void)
 	test_null_resets();
 	test_secret();
 	test_round_trip();
+	test_soap_to_rest();
 	test_states();
 	return tap_done();
 }
