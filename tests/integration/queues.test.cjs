@@ -508,3 +508,24 @@ test('purge by state and by message ids; bad targets are 400 naming the field', 
 	    { state: 'dead' }), 404);
 	await s.stop();
 });
+
+test('a duplicate is not queued twice; a refused batch queues nothing', async (t) => {
+	const s = await start({ t });
+	const a = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	const m = await publish(s, { id: 'dup', source: '/s', type: 't' });
+	let r = await s.publishStructured({ id: 'dup', source: '/s', type: 't' });
+	assert.equal(r.status, 202, r.text);
+	assert.deepEqual(r.json.duplicates.map((d) => d.msg), [m]);
+	r = await s.publishBatch([{ id: 'dup', source: '/s', type: 't' },
+		{ id: 'fresh', source: '/s', type: 't' }]);
+	assert.equal(r.status, 202, r.text);
+	assert.equal(r.json.accepted.length, 1);
+	const fresh = r.json.accepted[0].msg;
+	assert.deepEqual((await messages(s, a.id)).map((x) => x.msg), [m, fresh]);
+	/* one bad event rejects the batch, and nothing of it is queued */
+	r = await s.publishBatch([{ id: 'b1', source: '/s', type: 't' },
+		{ id: 'b2', source: '/s' }]);
+	assertProblem(r, 400);
+	assert.deepEqual((await messages(s, a.id)).map((x) => x.msg), [m, fresh]);
+	await s.stop();
+});

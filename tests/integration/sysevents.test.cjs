@@ -344,3 +344,42 @@ test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and l
 	assert.deepEqual(seen, all);
 	await s.stop();
 });
+
+test('a dead-lettered delivery and a 410 Gone are system events too', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t, answer: { status: 500 } });
+	const sysSink = await startSink({ t });
+	await ok(await s.api('POST', '/api/v1/subscriptions', { topic: '$sys',
+		sink: `${sysSink.url}/sys`, filters: [{ any: [
+			{ exact: { type: 'io.sluice.delivery.dead' } },
+			{ exact: { type: 'io.sluice.subscription.gone' } }] }] }), 201, '$sys');
+	const dead = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { sink: `${sink.url}/dead`, max_attempts: 1, app_error_pause_ms: 10,
+		    filters: [{ exact: { type: 'to.dead' } }] }), 201, 'sub');
+	const r = await s.publishStructured({ id: 'd1', source: '/s', type: 'to.dead' });
+	assert.equal(r.status, 202, r.text);
+	await sysSink.waitFor(1, 15000);
+	let items = await allSysevents(s, { operation: 'delivery.dead' });
+	assert.equal(items.length, 1, JSON.stringify(items));
+	assert.equal(items[0].entity, 'delivery');
+	assert.equal(typeof items[0].metadata, 'object');
+	assert.match(JSON.stringify(items[0]), new RegExp(r.json.accepted[0].msg),
+	    'names the message');
+	assert.equal(JSON.parse(sysSink.requests[0].text).type, 'io.sluice.delivery.dead');
+	/* 410 Gone disables the subscription and says so */
+	sink.always({ status: 410 });
+	const gone = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { sink: `${sink.url}/gone`, filters: [{ exact: { type: 'to.gone' } }] }),
+	201, 'sub');
+	await s.publishStructured({ id: 'g1', source: '/s', type: 'to.gone' });
+	await sysSink.waitFor(2, 15000);
+	items = await allSysevents(s, { operation: 'subscription.gone' });
+	assert.equal(items.length, 1);
+	assert.equal(items[0].entity_id, String(gone.id));
+	const g = await s.api('GET', `/api/v1/subscriptions/${gone.id}`);
+	assert.equal(g.json.state, 'disabled');
+	assert.equal(JSON.parse(sysSink.requests[1].text).type,
+	    'io.sluice.subscription.gone');
+	assert.notEqual(dead.id, gone.id);
+	await s.stop();
+});
