@@ -176,6 +176,76 @@ test('binary mode: every attribute as ce- headers, extensions as strings, percen
 	assert.equal(e.data, 'x');
 });
 
+test('binary mode: header values are unquoted, percent-decoded once, and must be UTF-8', async () => {
+	const base = { specversion: '1.0', source: '/hdr', type: 't' };
+	const send = (headers) => s.raw({ path: '/events', body: 'x',
+		headers: Object.assign({ 'content-type': 'text/plain' },
+		    Object.fromEntries(Object.entries(base).map(([k, v]) =>
+			[`ce-${k}`, v])), headers) });
+	let r = await send({ 'ce-id': uid('hdr'), 'ce-subject': '"a\\"b%41"' });
+	assert.equal(r.status, 202, r.text);
+	assert.equal((await readBack(r.json.accepted[0].msg)).event.subject, 'a"bA');
+	r = await send({ 'ce-id': uid('hdr'), 'ce-subject': '%2541 %zz' });
+	assert.equal(r.status, 202, r.text);
+	assert.equal((await readBack(r.json.accepted[0].msg)).event.subject,
+	    '%41 %zz', 'decoded once; a stray % stays');
+	r = await send({ 'ce-id': uid('hdr'), 'ce-subject': '%FF' });
+	assert.equal(r.status, 400, r.text);
+	assert.ok(r.json.errors.some((e) => e.attribute === 'subject'), r.text);
+	const long = 'x'.repeat(100);
+	r = await send({ 'ce-id': uid('hdr'), [`ce-${long}`]: 'v' });
+	assert.equal(r.status, 202, r.text);
+	assert.equal((await readBack(r.json.accepted[0].msg)).event[long], 'v');
+});
+
+test('binary mode: a repeated ce- header or ce-datacontenttype is a 400 naming the attribute', async () => {
+	const headers = { 'content-type': 'text/plain', 'ce-specversion': '1.0',
+		'ce-source': '/hdr', 'ce-type': 't' };
+	let r = await s.raw({ path: '/events', body: 'x', headers: Object.assign(
+	    { 'ce-id': ['one', 'two'] }, headers) });
+	assert.equal(r.status, 400, r.text);
+	assert.ok(r.json.errors.some((e) => e.attribute === 'id'), r.text);
+	r = await s.raw({ path: '/events', body: 'x', headers: Object.assign(
+	    { 'ce-id': uid('hdr'), 'ce-datacontenttype': 'text/plain' }, headers) });
+	assert.equal(r.status, 400, r.text);
+	assert.ok(r.json.errors.some((e) => e.attribute === 'datacontenttype'),
+	    r.text);
+});
+
+test('the mode comes from Content-Type, case-insensitively, with parameters', async () => {
+	const ev = { specversion: '1.0', id: uid('ct'), source: '/ct', type: 't',
+		data: { x: 1 } };
+	let r = await s.api('POST', '/events', JSON.stringify(ev), { headers: {
+		'content-type': 'Application/CloudEvents+JSON; charset=UTF-8' } });
+	assertAccepted(r, [ev]);
+	const b = Object.assign({}, ev, { id: uid('ct') });
+	r = await s.api('POST', '/events', JSON.stringify([b]), { headers: {
+		'content-type': 'APPLICATION/CLOUDEVENTS-BATCH+JSON' } });
+	assertAccepted(r, [b]);
+	assert.deepEqual((await readBack(r.json.accepted[0].msg)).event, b);
+});
+
+test('time keeps the string the producer sent; impossible dates are a 400', async () => {
+	for (const time of ['2026-01-02T03:04:05.678+01:00', '2026-01-02t03:04:05z',
+		'2026-01-02T03:04:05.123456789Z']) {
+		const ev = { id: uid('time'), source: '/time', type: 't', time };
+		const [msg] = assertAccepted(await s.publishStructured(ev), [ev]);
+		assert.equal((await readBack(msg)).event.time, time);
+	}
+	for (const time of ['2026-02-30T00:00:00Z', '2026-01-02T24:00:00Z',
+		'2026-01-02 03:04:05Z', '2026-01-02T03:04:05'])
+		assertProblem(await s.publishStructured({ id: uid('time'),
+			source: '/time', type: 't', time }), 400, 'time');
+});
+
+test('a batch element that is not an object is a 400 naming its index', async () => {
+	const r = await s.publishBatch('[{"specversion":"1.0","id":"ok",' +
+	    '"source":"/bi","type":"t"}, 5]');
+	const p = assertProblem(r, 400);
+	assert.ok(p.errors.some((e) => e.index === 1), r.text);
+	assert.deepEqual(await s.allEvents({ source: '/bi' }), []);
+});
+
 test('binary mode: an event without a body has no data', async () => {
 	const attrs = { id: uid('bin'), source: '/s', type: 't' };
 	const [msg] = assertAccepted(await s.publishBinary(attrs, '',
