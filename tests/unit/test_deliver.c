@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 
 #include "cloudevent.h"
 #include "deliver.h"
@@ -477,7 +478,9 @@ deliver_one(struct deliver *d, struct sink *s, struct deliver_sub *sub,
 {
 	char url[128];
 
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook?x=1", s->port);
+	if (s != NULL)
+		snprintf(
+		    url, sizeof url, "http://127.0.0.1:%d/hook?x=1", s->port);
 	if (sub->sink == NULL)
 		sub->sink = url;
 	memset(g, 0, sizeof *g);
@@ -1066,6 +1069,155 @@ test_signing(struct deliver *d, struct sink *s)
 	free(req);
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* A TLS sink: answers every request 200 "ok" over one TLS connection each. */
+struct tls_sink {
+	int lfd, port;
+	SSL_CTX *ctx;
+	pthread_t th;
+	atomic_int stop;
+};
+
+static void
+tls_serve(struct tls_sink *t, int fd)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	                             "Connection: close\r\n\r\nok";
+	char in[8192];
+	size_t len = 0;
+	SSL *ssl = SSL_new(t->ctx);
+	int r;
+
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) == 1) {
+		while (len < sizeof in - 1 &&
+		    (r = SSL_read(ssl, in + len, (int)(sizeof in - 1 - len))) >
+		        0) {
+			len += (size_t)r;
+			in[len] = '\0';
+			if (strstr(in, "\r\n\r\n") != NULL)
+				break;
+		}
+		SSL_write(ssl, answer, (int)strlen(answer));
+		SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+static void *
+tls_main(void *arg)
+{
+	struct tls_sink *t = arg;
+	struct pollfd p;
+	struct timeval tv = {2, 0};
+	int fd;
+
+	while (!atomic_load(&t->stop)) {
+		p.fd = t->lfd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 20) <= 0 ||
+		    (fd = accept(t->lfd, NULL, NULL)) < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		tls_serve(t, fd);
+	}
+	return NULL;
+}
+
+/* Makes a self-signed certificate for 127.0.0.1 in dir; 0 on success. */
+static int
+tls_cert(const char *dir)
+{
+	char *cmd;
+	int rc;
+
+	cmd = xasprintf("openssl req -x509 -newkey ec -pkeyopt "
+	                "ec_paramgen_curve:prime256v1 -nodes -days 1 "
+	                "-subj /CN=127.0.0.1 -addext "
+	                "subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
+	                "-out %s/cert.pem >/dev/null 2>&1",
+	    dir, dir);
+	rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+test_tls(void)
+{
+	char dir[] = "/tmp/test_deliverXXXXXX", path[256], url[128];
+	struct deliver_options o = opts;
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	struct tls_sink t;
+	struct deliver *d;
+	struct got g;
+	char *cause = NULL;
+
+	if (mkdtemp(dir) == NULL || tls_cert(dir) != 0) {
+		ok(1, "# SKIP openssl cannot make a test certificate");
+		return;
+	}
+	memset(&t, 0, sizeof t);
+	t.ctx = SSL_CTX_new(TLS_server_method());
+	snprintf(path, sizeof path, "%s/cert.pem", dir);
+	SSL_CTX_use_certificate_file(t.ctx, path, SSL_FILETYPE_PEM);
+	snprintf(path, sizeof path, "%s/key.pem", dir);
+	SSL_CTX_use_PrivateKey_file(t.ctx, path, SSL_FILETYPE_PEM);
+	t.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(t.lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    listen(t.lfd, 8) != 0 ||
+	    getsockname(t.lfd, (struct sockaddr *)&sa, &salen) != 0)
+		abort();
+	t.port = ntohs(sa.sin_port);
+	atomic_init(&t.stop, 0);
+	pthread_create(&t.th, NULL, tls_main, &t);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/hook", t.port);
+	sub.sink = url;
+
+	d = deliver_new(&o, &cause);
+	deliver_one(d, NULL, &sub, &m, 1, &g);
+	is_int(g.outcome, DELIVER_TRANSPORT,
+	    "TLS: a self-signed certificate is refused by default");
+	ok(g.error != NULL, "TLS verification error: %s",
+	    g.error ? g.error : "");
+	got_free(&g);
+	deliver_free(d);
+
+	o.insecure_tls = 1;
+	d = deliver_new(&o, &cause);
+	deliver_one(d, NULL, &sub, &m, 1, &g);
+	is_int(g.outcome, DELIVER_OK, "TLS: insecure_tls accepts it");
+	ok(g.response_len == 2 && memcmp(g.response, "ok", 2) == 0,
+	    "TLS: the answer read over TLS");
+	got_free(&g);
+	deliver_free(d);
+
+	o.insecure_tls = 0;
+	snprintf(path, sizeof path, "%s/cert.pem", dir);
+	o.ca_file = path;
+	d = deliver_new(&o, &cause);
+	deliver_one(d, NULL, &sub, &m, 1, &g);
+	is_int(g.outcome, DELIVER_OK, "TLS: verified against ca_file");
+	got_free(&g);
+	deliver_free(d);
+
+	atomic_store(&t.stop, 1);
+	pthread_join(t.th, NULL);
+	close(t.lfd);
+	SSL_CTX_free(t.ctx);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	if (system(path) != 0)
+		printf("# could not remove %s\n", dir);
+}
+
 struct waker {
 	struct deliver *d;
 	int delay_ms;
@@ -1199,6 +1351,7 @@ main(void)
 	test_deny(s);
 	test_handshake(d, s);
 	test_signing(d, s);
+	test_tls();
 	test_run(d, s);
 	test_free_inflight(s);
 	deliver_free(d);
