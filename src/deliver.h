@@ -26,7 +26,11 @@ struct deliver_sub {
 	const char *soap_version;   /* "1.1" or "1.2" (SOAP only) */
 	const char *soap_action;    /* SOAPAction / action= (may be NULL) */
 	int wrap_in_list;	    /* REST structured: always send a batch */
-	const char *const *headers; /* extra headers: name, value, ..., NULL */
+	const char *const *headers; /* extra headers: name, value, ..., NULL;
+				       ones that would replace the request's
+				       own (Content-Type, Host, ce-*,
+				       webhook-*, SOAPAction, ...) or hold
+				       CR/LF are not sent */
 	const char *secret;	    /* Standard Webhooks secret or NULL */
 	int64_t timeout_ms;	    /* whole request, connect included */
 };
@@ -115,7 +119,12 @@ int deliver_run(struct deliver *, int timeout_ms);
 void deliver_wakeup(struct deliver *);
 int deliver_inflight(struct deliver *);
 
-/* Standard Webhooks signature "v1,<base64>" of id.timestamp.body. */
+/*
+ * Standard Webhooks signature "v1,<base64>" of id.timestamp.body (caller
+ * frees).  The key is the base64-decoded part after "whsec_"; a secret
+ * without that prefix (or not base64 after it) is used as raw bytes, which
+ * standardwebhooks verifies with { format: "raw" }.
+ */
 char *deliver_sign(const char *secret, const char *id, int64_t timestamp,
     const void *body, size_t len);
 
