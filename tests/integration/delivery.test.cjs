@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { XMLParser } = require('fast-xml-parser');
 const { Webhook } = require('standardwebhooks');
-const { start, sleep } = require('../lib/sluice.cjs');
+const { start, sleep, SLUICED } = require('../lib/sluice.cjs');
 const { startSink, soapFault } = require('../lib/sink.cjs');
 
 const CE_NS = 'http://cloudevents.io/xmlformat/V1';
@@ -26,6 +26,16 @@ const SOAP12_NS = 'http://www.w3.org/2003/05/soap-envelope';
 const SECRET = 'whsec_' + Buffer.from('sluice-test-secret-0123456789ab')
     .toString('base64');
 const WAIT = 15000;
+/* ASan+UBSan builds run several times slower: allow more. */
+const SANITIZED = (() => {
+	try {
+		return require('node:fs').readFileSync(SLUICED).includes('__asan_init');
+	} catch (e) {
+		return false;
+	}
+})();
+const SLACK = 800 + (SANITIZED ? 1400 : 0) +
+    Number(process.env.SLUICE_TEST_SLACK_MS || 0);
 
 let s;
 let version;
@@ -267,9 +277,8 @@ test('batch_size 3: a pre-filled queue of 7 goes as application/cloudevents-batc
 	const sizes = [];
 	const all = [];
 	for (const r of sink.requests) {
-		let arr = JSON.parse(r.text);
-		if (!Array.isArray(arr))
-			arr = [arr];	/* (see the next test) */
+		const arr = JSON.parse(r.text);
+		assert.ok(Array.isArray(arr), r.text);
 		assert.ok(arr.length >= 1 && arr.length <= 3, `batch of ${arr.length}`);
 		sizes.push(arr.length);
 		all.push(...arr);
@@ -277,12 +286,12 @@ test('batch_size 3: a pre-filled queue of 7 goes as application/cloudevents-batc
 	assert.deepEqual(all, evs, 'every event once, in queue order');
 	assert.deepEqual(sizes, [3, 3, 1]);
 	assert.equal(reqs.length, 3);
-	for (const r of sink.requests.slice(0, 2))
+	for (const r of sink.requests)
 		assert.match(r.headers['content-type'],
 		    /^application\/cloudevents-batch\+json(;|$)/);
 });
 
-test('batch_size 3: a batch of one left at the end of the queue is still a list (application/cloudevents-batch+json)', { todo: 'see notes/bugs-issue4.md' }, async (t) => {
+test('batch_size 3: a batch of one left at the end of the queue is still a list (application/cloudevents-batch+json)', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });
 	const sub = await subscribe({ topic: tp, sink: sink.url, batch_size: 3,
@@ -410,7 +419,7 @@ test('SOAP 1.2: application/soap+xml with action=, batch_size 2 as <batch> of ev
 	assert.deepEqual(b2[0].attrs.myint, ['3', 'ce:integer']);
 });
 
-test('SOAP batch_size 2: a batch of one left at the end is still a <batch>', { todo: 'see notes/bugs-issue4.md' }, async (t) => {
+test('SOAP batch_size 2: a batch of one left at the end is still a <batch>', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });
 	const sub = await subscribe({ topic: tp, sink: sink.url,
@@ -447,7 +456,7 @@ test('SOAP Fault in a 200 answer is an application error: attempt outcome app_er
 	const msg = await publish(tp, event(1));
 	const reqs = await sink.waitFor(2, WAIT);
 	const gap = reqs[1].time - reqs[0].time;
-	assert.ok(gap >= 950 && gap <= 1800, `retry after ${gap} ms`);
+	assert.ok(gap >= 950 && gap <= 1000 + SLACK, `retry after ${gap} ms`);
 	const m = await until(async () => {
 		const r = await s.api('GET',
 		    `/api/v1/subscriptions/${sub.id}/messages/${msg}`);
