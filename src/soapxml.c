@@ -13,6 +13,7 @@
  */
 #include "autoconfig.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static const char *const soapxml_core[] = {
     "subject",
     "time",
 };
+
+static int soapxml_space(unsigned char);
 
 static int
 soapxml_is_core(const char *name)
@@ -112,12 +115,439 @@ soapxml_xml_chars(const unsigned char *s, size_t len)
 	return 1;
 }
 
+/* ---- XML data: a well-formedness scan -------------------------------- */
+
+#define XS_MAX_DEPTH    256
+#define XS_MAX_ATTRS    64
+#define XS_MAX_PREFIXES 32
+
+/* A name in the input: pointer and length. */
+struct xs_span {
+	const unsigned char *p;
+	size_t len;
+};
+
+struct xs_scan {
+	const unsigned char *p, *end;
+	struct xs_span stack[XS_MAX_DEPTH]; /* open elements */
+	int depth;
+	struct xs_span declared[XS_MAX_PREFIXES]; /* xmlns:p seen */
+	struct xs_span used[XS_MAX_PREFIXES];     /* p: seen in names */
+	int ndeclared, nused;
+	int root_default; /* the root declares xmlns= */
+};
+
+static int
+xs_starts(const struct xs_scan *x, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return (size_t)(x->end - x->p) >= n && memcmp(x->p, lit, n) == 0;
+}
+
+static int
+xs_name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	    c == ':' || c >= 0x80;
+}
+
+/* Length of the name at x->p (0: none); does not move. */
+static size_t
+xs_name(const struct xs_scan *x)
+{
+	const unsigned char *q = x->p;
+
+	if (q >= x->end || !xs_name_start(*q))
+		return 0;
+	for (q++; q < x->end &&
+	     (xs_name_start(*q) || (*q >= '0' && *q <= '9') || *q == '-' ||
+	         *q == '.');
+	     q++)
+		;
+	return (size_t)(q - x->p);
+}
+
+static int
+xs_space(struct xs_scan *x)
+{
+	const unsigned char *q = x->p;
+
+	while (x->p < x->end && soapxml_space(*x->p))
+		x->p++;
+	return x->p > q;
+}
+
+/* Advances past the first occurrence of lit; -1 if there is none. */
+static int
+xs_past(struct xs_scan *x, const char *lit)
+{
+	const unsigned char *hit;
+	size_t n = strlen(lit);
+
+	hit = memmem(x->p, (size_t)(x->end - x->p), lit, n);
+	if (hit == NULL)
+		return -1;
+	x->p = hit + n;
+	return 0;
+}
+
+static int
+xs_span_in(const struct xs_span *set, int n, const unsigned char *p, size_t len)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (set[i].len == len && memcmp(set[i].p, p, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+xs_add(struct xs_span *set, int *n, const unsigned char *p, size_t len)
+{
+	if (xs_span_in(set, *n, p, len))
+		return 0;
+	if (*n == XS_MAX_PREFIXES)
+		return -1;
+	set[*n].p = p;
+	set[(*n)++].len = len;
+	return 0;
+}
+
+/* Notes the prefix of a qualified name (xml: is always bound). */
+static int
+xs_use(struct xs_scan *x, const unsigned char *name, size_t len)
+{
+	const unsigned char *colon = memchr(name, ':', len);
+	size_t plen;
+
+	if (colon == NULL)
+		return 0;
+	plen = (size_t)(colon - name);
+	if (plen == 0 || plen == len - 1)
+		return -1;
+	if (plen == 3 && memcmp(name, "xml", 3) == 0)
+		return 0;
+	return xs_add(x->used, &x->nused, name, plen);
+}
+
+/* &lt; &gt; &amp; &apos; &quot; &#N; &#xN; (no DTD, so nothing else). */
+static int
+xs_reference(struct xs_scan *x)
+{
+	static const char *const ent[] = {
+	    "lt;", "gt;", "amp;", "apos;", "quot;"};
+	const unsigned char *q;
+	unsigned long cp;
+	size_t i;
+	int hex;
+
+	x->p++;
+	for (i = 0; i < sizeof ent / sizeof ent[0]; i++)
+		if (xs_starts(x, ent[i])) {
+			x->p += strlen(ent[i]);
+			return 0;
+		}
+	if (!xs_starts(x, "#"))
+		return -1;
+	x->p++;
+	if ((hex = xs_starts(x, "x")))
+		x->p++;
+	for (q = x->p, cp = 0;
+	     q < x->end && q - x->p < 8 && (hex ? isxdigit(*q) : isdigit(*q));
+	     q++)
+		cp = cp * (hex ? 16 : 10) +
+		    (unsigned long)(isdigit(*q) ? *q - '0'
+		                                : (*q | 0x20) - 'a' + 10);
+	if (q == x->p || q >= x->end || *q != ';')
+		return -1;
+	x->p = q + 1;
+	/* The character must be one XML allows. */
+	if (cp == 0x9 || cp == 0xa || cp == 0xd ||
+	    (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+	    (cp >= 0x10000 && cp <= 0x10ffff))
+		return 0;
+	return -1;
+}
+
+static int
+xs_attribute(struct xs_scan *x, struct xs_span *seen, int nseen)
+{
+	const unsigned char *name = x->p;
+	size_t len = xs_name(x);
+	unsigned char quote;
+
+	if (len == 0 || xs_span_in(seen, nseen, name, len))
+		return -1;
+	seen[nseen].p = name;
+	seen[nseen].len = len;
+	x->p += len;
+	xs_space(x);
+	if (!xs_starts(x, "="))
+		return -1;
+	x->p++;
+	xs_space(x);
+	if (x->p >= x->end || (*x->p != '"' && *x->p != '\''))
+		return -1;
+	quote = *x->p++;
+	while (x->p < x->end && *x->p != quote) {
+		if (*x->p == '<')
+			return -1;
+		if (*x->p == '&') {
+			if (xs_reference(x) != 0)
+				return -1;
+		} else
+			x->p++;
+	}
+	if (x->p >= x->end)
+		return -1;
+	x->p++;
+	if (len == 5 && memcmp(name, "xmlns", 5) == 0) {
+		if (x->depth == 0)
+			x->root_default = 1;
+		return 0;
+	}
+	if (len > 6 && memcmp(name, "xmlns:", 6) == 0)
+		return xs_add(x->declared, &x->ndeclared, name + 6, len - 6);
+	return xs_use(x, name, len);
+}
+
+/* A start tag at x->p ('<' then a name); 1 if it was empty (<a/>). */
+static int
+xs_start_tag(struct xs_scan *x)
+{
+	struct xs_span attrs[XS_MAX_ATTRS];
+	const unsigned char *name;
+	size_t len;
+	int nattrs = 0, spaced;
+
+	x->p++;
+	name = x->p;
+	if ((len = xs_name(x)) == 0 || xs_use(x, name, len) != 0)
+		return -1;
+	x->p += len;
+	for (;;) {
+		spaced = xs_space(x);
+		if (xs_starts(x, "/>")) {
+			x->p += 2;
+			return 1;
+		}
+		if (xs_starts(x, ">"))
+			break;
+		if (!spaced || nattrs == XS_MAX_ATTRS ||
+		    xs_attribute(x, attrs, nattrs++) != 0)
+			return -1;
+	}
+	x->p++;
+	if (x->depth == XS_MAX_DEPTH)
+		return -1;
+	x->stack[x->depth].p = name;
+	x->stack[x->depth++].len = len;
+	return 0;
+}
+
+static int
+xs_end_tag(struct xs_scan *x)
+{
+	const struct xs_span *open = &x->stack[x->depth - 1];
+	size_t len;
+
+	x->p += 2;
+	len = xs_name(x);
+	if (len != open->len || memcmp(x->p, open->p, len) != 0)
+		return -1;
+	x->p += len;
+	xs_space(x);
+	if (!xs_starts(x, ">"))
+		return -1;
+	x->p++;
+	x->depth--;
+	return 0;
+}
+
+/* A comment or a processing instruction (not an XML declaration). */
+static int
+xs_misc(struct xs_scan *x)
+{
+	size_t len;
+
+	if (xs_starts(x, "<!--")) {
+		x->p += 4;
+		if (xs_past(x, "--") != 0 || !xs_starts(x, ">"))
+			return -1; /* "--" only as the end of a comment */
+		x->p++;
+		return 0;
+	}
+	x->p += 2;
+	len = xs_name(x);
+	if (len == 0 ||
+	    (len == 3 && strncasecmp((const char *)x->p, "xml", 3) == 0))
+		return -1;
+	return xs_past(x, "?>");
+}
+
+/* Element content up to the root's end tag. */
+static int
+xs_content(struct xs_scan *x)
+{
+	while (x->depth > 0) {
+		if (x->p >= x->end)
+			return -1;
+		if (*x->p == '&') {
+			if (xs_reference(x) != 0)
+				return -1;
+		} else if (*x->p != '<') {
+			if (xs_starts(x, "]]>"))
+				return -1;
+			x->p++;
+		} else if (xs_starts(x, "</")) {
+			if (xs_end_tag(x) != 0)
+				return -1;
+		} else if (xs_starts(x, "<![CDATA[")) {
+			x->p += 9;
+			if (xs_past(x, "]]>") != 0)
+				return -1;
+		} else if (xs_starts(x, "<!--") || xs_starts(x, "<?")) {
+			if (xs_misc(x) != 0)
+				return -1;
+		} else if (xs_start_tag(x) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The XML declaration, if any: only UTF-8 (or ASCII) is taken as is. */
+static int
+xs_declaration(struct xs_scan *x)
+{
+	const unsigned char *start = x->p, *enc;
+
+	if (!xs_starts(x, "<?xml") || x->p + 5 >= x->end ||
+	    !soapxml_space(x->p[5]))
+		return 0;
+	if (xs_past(x, "?>") != 0)
+		return -1;
+	enc = memmem(start, (size_t)(x->p - start), "encoding", 8);
+	if (enc == NULL)
+		return 0;
+	for (enc += 8; enc < x->p &&
+	     (soapxml_space(*enc) || *enc == '=' || *enc == '"' ||
+	         *enc == '\'');
+	     enc++)
+		;
+	if (strncasecmp((const char *)enc, "utf-8", 5) == 0 &&
+	    (enc[5] == '"' || enc[5] == '\''))
+		return 0;
+	if (strncasecmp((const char *)enc, "us-ascii", 8) == 0 &&
+	    (enc[8] == '"' || enc[8] == '\''))
+		return 0;
+	return -1;
+}
+
+int
+soapxml_find_root(const void *data, size_t len, size_t *start, size_t *end,
+    int *has_default_ns)
+{
+	struct xs_scan *x = xcalloc(1, sizeof *x);
+	const unsigned char *base = data;
+	int i, rc = -1, empty;
+
+	x->p = base;
+	x->end = base + len;
+	if (xs_starts(x, "\xef\xbb\xbf"))
+		x->p += 3;
+	if (xs_declaration(x) != 0)
+		goto fail;
+	for (;;) {
+		xs_space(x);
+		if (xs_starts(x, "<!--") || xs_starts(x, "<?")) {
+			if (xs_misc(x) != 0)
+				goto fail;
+		} else
+			break;
+	}
+	if (!xs_starts(x, "<") || x->p + 1 >= x->end || !xs_name_start(x->p[1]))
+		goto fail; /* no root element, or a DOCTYPE */
+	*start = (size_t)(x->p - base);
+	if ((empty = xs_start_tag(x)) < 0 || (!empty && xs_content(x) != 0))
+		goto fail;
+	*end = (size_t)(x->p - base);
+	for (;;) {
+		xs_space(x);
+		if (x->p == x->end)
+			break;
+		if (!(xs_starts(x, "<!--") || xs_starts(x, "<?")) ||
+		    xs_misc(x) != 0)
+			goto fail;
+	}
+	/* Every prefix must be bound inside the data itself. */
+	for (i = 0; i < x->nused; i++)
+		if (!xs_span_in(x->declared, x->ndeclared, x->used[i].p,
+		        x->used[i].len))
+			goto fail;
+	*has_default_ns = x->root_default;
+	rc = 0;
+fail:
+	free(x);
+	return rc;
+}
+
+/* application/xml, text/xml or anything +xml (parameters ignored). */
+static int
+soapxml_media_is_xml(const char *ct)
+{
+	size_t n;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return (n == 15 && strncasecmp(ct, "application/xml", 15) == 0) ||
+	    (n == 8 && strncasecmp(ct, "text/xml", 8) == 0) ||
+	    (n > 4 && strncasecmp(ct + n - 4, "+xml", 4) == 0);
+}
+
+/* XML data as xs:any: its root element, kept out of our default namespace. */
+static int
+soapxml_write_any(const struct cloudevent *ev, struct buf *out)
+{
+	const char *d = (const char *)ev->data;
+	size_t start, end, name;
+	int has_default;
+
+	if (!soapxml_media_is_xml(cloudevent_get(ev, "datacontenttype")) ||
+	    !soapxml_xml_chars(ev->data, ev->data_len) ||
+	    soapxml_find_root(
+	        ev->data, ev->data_len, &start, &end, &has_default) != 0)
+		return -1;
+	for (name = start + 1;
+	     name < end && !soapxml_space((unsigned char)d[name]) &&
+	     d[name] != '>' && d[name] != '/';
+	     name++)
+		;
+	buf_addstr(out, "<data xsi:type=\"xs:any\">");
+	if (buf_add(out, d + start, name - start) != 0)
+		return 0;
+	if (!has_default)
+		buf_addstr(out, " xmlns=\"\"");
+	if (buf_add(out, d + name, end - name) != 0)
+		return 0;
+	buf_addstr(out, "</data>");
+	return 0;
+}
+
 static void
 soapxml_write_data(const struct cloudevent *ev, struct buf *out)
 {
 	char *b64;
 
 	if (ev->kind == CE_DATA_NONE)
+		return;
+	if (soapxml_write_any(ev, out) == 0)
 		return;
 	if (ev->kind != CE_DATA_BINARY &&
 	    soapxml_xml_chars(ev->data, ev->data_len)) {

@@ -25,9 +25,11 @@ struct cloudevent;
  * Writes one event as an <event specversion="1.0"> element.  With
  * declare_ns the element declares the CloudEvents namespace (default and
  * "ce"), xsi and xs; without, it relies on an enclosing <batch>.
- * Extensions carry xsi:type ce:string, ce:integer or ce:boolean; data is
- * <data xsi:type="xs:string"> for JSON and text, xs:base64Binary for bytes
- * (and for text that XML 1.0 cannot carry).
+ * Extensions carry xsi:type ce:string, ce:integer or ce:boolean.  Data is
+ * <data xsi:type="xs:any"> holding the root element for XML data (an XML
+ * datacontenttype and a well-formed UTF-8 document; the root gets xmlns=""
+ * unless it declares a default namespace), xs:string for JSON and other
+ * text, xs:base64Binary for bytes and for text XML 1.0 cannot carry.
  */
 void soapxml_write_event(
     const struct cloudevent *, int declare_ns, struct buf *out);
@@ -68,6 +70,15 @@ char *soapxml_header_encode(const char *value);
  */
 char **soapxml_binary_headers(const struct cloudevent *);
 void soapxml_strings_free(char **);
+
+/*
+ * Finds the root element of an XML document (UTF-8, no DTD, only the five
+ * predefined entities, every prefix bound inside it): 0 with its byte
+ * range [start, end) and whether it declares a default namespace; -1 if the
+ * bytes are not such a well-formed document.
+ */
+int soapxml_find_root(const void *data, size_t len, size_t *start, size_t *end,
+    int *has_default_ns) __attribute__((warn_unused_result));
 
 /*
  * Appends s (len bytes) as XML character data: &, <, >, " and CR escaped

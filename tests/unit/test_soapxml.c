@@ -205,6 +205,125 @@ test_binary(void)
 	cloudevent_free(ctl);
 }
 
+/* An event with datacontenttype ct and text data (a JSON string body). */
+static char *
+xml_data(const char *ct, const char *json_data)
+{
+	char *js = xasprintf("{\"specversion\":\"1.0\",\"id\":\"x\","
+	                     "\"source\":\"/s\",\"type\":\"t\","
+	                     "\"datacontenttype\":\"%s\",%s}",
+	    ct, json_data);
+	struct cloudevent *ev = event(js);
+	char *x = xml_event(ev);
+
+	cloudevent_free(ev);
+	free(js);
+	return x;
+}
+
+static int
+root_ok(const char *doc)
+{
+	size_t start, end;
+	int def;
+
+	return soapxml_find_root(doc, strlen(doc), &start, &end, &def) == 0;
+}
+
+static void
+test_xml_data(void)
+{
+	static const char *const bad[] = {
+	    "<a><b></a>",
+	    "<a>&nbsp;</a>",
+	    "<!DOCTYPE a><a/>",
+	    "<a/><b/>",
+	    "<x:a/>",
+	    "<a b=\"1\" b=\"2\"/>",
+	    "<a>&#0;</a>",
+	    "<a b=1/>",
+	    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+	    "<a><!-- a -- b --></a>",
+	    "hello",
+	    "<a>",
+	    "<a></b>",
+	    "<a x:y=\"1\"/>",
+	    "<a>]]></a>",
+	    "<a b=\"<\"/>",
+	    "",
+	    "<a>&#xD800;</a>",
+	    "<?xml version=\"1.0\"?>",
+	    "<a/>trailing",
+	};
+	size_t i, start = 0, end = 0;
+	int def = -1;
+	char *x;
+
+	x = xml_data("application/xml",
+	    "\"data\":\"<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?>\\n"
+	    "<!-- c --><order xmlns=\\\"urn:o\\\" a='1'><id>7</id>"
+	    "<![CDATA[x<y]]><e/>&amp;&#x41;<?pi x?></order>\\n\"");
+	ok(strstr(x,
+	       "<data xsi:type=\"xs:any\"><order xmlns=\"urn:o\" a='1'>"
+	       "<id>7</id><![CDATA[x<y]]><e/>&amp;&#x41;<?pi x?></order>"
+	       "</data>") != NULL,
+	    "XML data: its root element inside <data xsi:type=\"xs:any\">");
+	well_formed(x, "event with XML data");
+	xpath_is(x, "namespace-uri(/" CE("event") "/" CE("data") "/*)", "urn:o",
+	    "XML data keeps its own namespace");
+	xpath_is(x, "/" CE("event") "/" CE("data") "/*/*[local-name()='id']",
+	    "7", "XML data readable as XML");
+	free(x);
+
+	x = xml_data("text/xml; charset=utf-8",
+	    "\"data\":\"<order><id>7</id></order>\"");
+	ok(strstr(x,
+	       "<data xsi:type=\"xs:any\"><order xmlns=\"\"><id>7</id>"
+	       "</order></data>") != NULL,
+	    "XML data without a namespace gets xmlns=\"\"");
+	xpath_is(x, "concat('[', namespace-uri(//*[local-name()='order']/*), ']')",
+	    "[]", "so it stays out of the CloudEvents namespace");
+	free(x);
+
+	x = xml_data("application/atom+xml",
+	    "\"data\":\"<g:Loc xmlns:g=\\\"http://geo/\\\"><g:Lat>51</g:Lat>"
+	    "</g:Loc>\"");
+	ok(strstr(x,
+	       "<data xsi:type=\"xs:any\"><g:Loc xmlns=\"\" "
+	       "xmlns:g=\"http://geo/\"><g:Lat>51</g:Lat></g:Loc></data>") !=
+	        NULL,
+	    "+xml media type, prefixed root");
+	well_formed(x, "prefixed XML data");
+	free(x);
+
+	x = xml_data("application/xml", "\"data_base64\":\"PGEvPg==\"");
+	ok(strstr(x, "<data xsi:type=\"xs:any\"><a xmlns=\"\"/></data>") !=
+	        NULL,
+	    "XML sent as data_base64 is XML data too");
+	free(x);
+
+	x = xml_data("application/xml", "\"data\":\"<a><b></a>\"");
+	ok(strstr(x,
+	       "<data xsi:type=\"xs:string\">&lt;a&gt;&lt;b&gt;&lt;/a&gt;"
+	       "</data>") != NULL,
+	    "XML data that is not well-formed goes as xs:string");
+	free(x);
+
+	x = xml_data("application/json", "\"data\":\"<a/>\"");
+	ok(strstr(x, "xs:any") == NULL, "a JSON type is never xs:any");
+	free(x);
+
+	ok(soapxml_find_root("\xef\xbb\xbf<r a=\"1\"/> <!--x-->", 22, &start,
+	       &end, &def) == 0 &&
+	        start == 3 && end == 13 && def == 0,
+	    "root range after a BOM");
+	ok(root_ok("<r xmlns=\"urn:r\"><x:y xmlns:x=\"urn:x\" x:z=\"&lt;\"/>"
+	           "</r>"),
+	    "namespaced root with a prefixed child");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ok(!root_ok(bad[i]), "not taken as XML data: %s", bad[i]);
+}
+
 static void
 test_envelopes(void)
 {
@@ -341,6 +460,7 @@ main(void)
 	test_text();
 	test_json_and_extensions();
 	test_binary();
+	test_xml_data();
 	test_envelopes();
 	test_fault();
 	test_headers();
