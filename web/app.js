@@ -223,6 +223,7 @@ async function route() {
 			link,
 		};
 		replace(main, loading());
+		window.scrollTo(0, 0);
 		try {
 			await page(ctx);
 		} catch (e) {

@@ -16,10 +16,12 @@ export async function queuePage(ctx) {
 	    ctx.query.get('state') : 'pending';
 	const q = ctx.query.get('q') || '';
 	const cursor = ctx.query.get('cursor') || '';
+	const limit = Number(ctx.query.get('limit')) > 0 ?
+	    Math.min(Number(ctx.query.get('limit')), 1000) : PAGE;
 	// the cursors of the pages before this one, for "Previous"
 	const prev = (ctx.query.get('prev') || '').split(',').filter(Boolean);
 	const here = (extra) => ctx.link(`${path}/messages`, { state: st, q,
-	    ...extra });
+	    limit: limit === PAGE ? '' : limit, ...extra });
 
 	const sub = await api.get(path);
 	if (!ctx.alive())
@@ -134,7 +136,7 @@ export async function queuePage(ctx) {
 	async function refresh() {
 		const [s, page] = await Promise.all([api.get(path),
 		    api.get(`${path}/messages`, { state: st, q, cursor,
-			limit: PAGE })]);
+			limit })]);
 		if (!ctx.alive())
 			return;
 		renderTabs(s);

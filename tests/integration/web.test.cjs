@@ -516,6 +516,25 @@ test('queue browser: state tabs, prefix search and a message\'s detail with its 
 	await go(`#/subscriptions/${restId}/messages?state=delivered`);
 	const rows = page.locator('#messages tbody tr');
 	await until(async () => await rows.count() === 6, '6 delivered rows');
+	assert.equal(await page.locator('#tab-delivered').getAttribute(
+	    'aria-selected'), 'true');
+	assert.match(await page.locator('#tab-delivered').innerText(), /6/);
+
+	/* paging by cursor, 4 a page */
+	await go(`#/subscriptions/${restId}/messages?state=delivered&limit=4`);
+	await until(async () => await rows.count() === 4, 'first page of 4');
+	const first = await page.locator('a.msg-link').allInnerTexts();
+	await page.getByRole('link', { name: 'Next →' }).click();
+	await until(async () => await rows.count() === 2, 'second page of 2');
+	const second = await page.locator('a.msg-link').allInnerTexts();
+	assert.equal(new Set([...first, ...second]).size, 6, 'no repeats');
+	assert.equal(await page.locator('#next-page').count(), 0, 'last page');
+	await page.getByRole('link', { name: '← Previous' }).click();
+	await until(async () => (await page.locator('a.msg-link')
+	    .allInnerTexts()).join() === first.join(), 'back to the first page');
+
+	await go(`#/subscriptions/${restId}/messages?state=delivered`);
+	await until(async () => await rows.count() === 6, '6 delivered rows');
 	await page.getByLabel('Search data prefix').fill('"order":3');
 	await page.getByRole('button', { name: 'Search' }).click();
 	await until(async () => await rows.count() === 1 &&
@@ -576,6 +595,20 @@ test('a failing sink pauses the endpoint, highlighted on the dashboard; a dead m
 	await page.getByRole('button', { name: 'Retry this message' }).click();
 	await until(async () => /delivered/.test(await page.locator(
 	    '#delivery-state').innerText()), 'delivered after retry', 20000);
+	await page.locator('table.attempts tbody tr', { hasText: '200' })
+	    .waitFor({ timeout: WAIT });
+
+	/* purge this one message, after confirming */
+	const before = (await subscription(restId)).status.queue.delivered;
+	await page.getByRole('button', { name: 'Purge this message…' }).click();
+	await page.locator('dialog[open]').getByRole('button', { name: 'Purge' })
+	    .click();
+	await page.waitForURL(new RegExp(`#/subscriptions/${restId}/messages$`));
+	await until(async () => (await subscription(restId)).status.queue
+	    .delivered === before - 1, 'one message fewer');
+	const gone = await s.api('GET',
+	    `/api/v1/subscriptions/${restId}/messages/${msg}`);
+	assert.equal(gone.status, 404, gone.text);
 
 	/* retry every dead message from the subscription page */
 	sink.always({ status: 500 });
@@ -591,8 +624,9 @@ test('a failing sink pauses the endpoint, highlighted on the dashboard; a dead m
 	await page.locator('#action-msg', { hasText: '1 message' })
 	    .waitFor({ timeout: WAIT });
 	await until(async () => (await subscription(restId)).status.queue.dead ===
-	    0 && (await subscription(restId)).status.queue.delivered >= 8,
+	    0 && (await subscription(restId)).status.queue.delivered >= 7,
 	    'retried and delivered', 20000);
+	await page.locator('#action-msg').waitFor();
 });
 
 test('pause and resume by hand, purge with confirmation, delete with confirmation',
@@ -608,9 +642,27 @@ test('pause and resume by hand, purge with confirmation, delete with confirmatio
 	await until(async () => (await subscription(soapId)).status
 	    .pause_reason === null, 'resumed');
 
+	/* purge: cancel keeps the queue, confirm empties it */
+	await s.api('POST', `/api/v1/subscriptions/${soapId}/pause`, {});
+	const p = await s.publishStructured({ id: 'inv-1', source: '/billing',
+	    type: 'com.example.invoice', data: { invoice: 1 } },
+	    { topic: 'invoices' });
+	assert.equal(p.status, 202, p.text);
+	await until(async () => (await subscription(soapId)).status.queue
+	    .pending === 1, 'one pending invoice');
+	await page.getByLabel('Purge messages').selectOption('pending');
 	await page.getByRole('button', { name: 'Purge…' }).click();
 	await page.locator('dialog[open]').waitFor();
 	await page.getByRole('button', { name: 'Cancel' }).click();
+	assert.equal((await subscription(soapId)).status.queue.pending, 1);
+	await page.getByRole('button', { name: 'Purge…' }).click();
+	await page.locator('dialog[open]').getByRole('button',
+	    { name: 'Purge pending' }).click();
+	await page.locator('#action-msg', { hasText: 'Purged pending' })
+	    .waitFor();
+	assert.equal((await subscription(soapId)).status.queue.pending, 0);
+	assert.equal(soapSink.requests.length, 0, 'nothing was delivered');
+
 	await page.getByRole('button', { name: 'Delete…' }).click();
 	await page.getByRole('button', { name: 'Cancel' }).click();
 	assert.equal((await s.api('GET', `/api/v1/subscriptions/${soapId}`))
