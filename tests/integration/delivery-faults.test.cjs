@@ -290,6 +290,44 @@ test('rate_limit 5/s: deliveries spaced ~200 ms', async (t) => {
 	assert.deepEqual(reqs.map(idOf), evs.map((e) => e.id));
 });
 
+test('503 with Retry-After as an HTTP-date pauses until then', async (t) => {
+	const tp = await topic();
+	const sink = await startSink({ t });
+	sink.next(() => ({ status: 503, headers: { 'retry-after':
+	    new Date(Date.now() + 2500).toUTCString() } }));
+	await subscribe({ topic: tp, sink: sink.url, app_error_pause_ms: 60000 });
+	await publish(tp, event(1));
+	const reqs = await sink.waitFor(2, WAIT);
+	const g = reqs[1].time - reqs[0].time;
+	/* an HTTP-date has whole seconds: 1.5 to 2.5 s from now */
+	assert.ok(g >= 1400 && g <= 2500 + SLACK, `paused ${g} ms`);
+});
+
+test('no busy loop: a paused subscription and an empty queue cost (almost) no CPU', async (t) => {
+	const srv = await start({ t });
+	const tp = await topic(srv);
+	const url = await refusedUrl();
+	const sub = await subscribe({ topic: tp, sink: url,
+	    tcp_error_pause_ms: 60000 }, srv);
+	const sink = await startSink({ t });
+	await subscribe({ topic: tp, sink: sink.url }, srv);
+	await publish(tp, event(1), srv);
+	await sink.waitFor(1, WAIT);
+	await until(async () => (await getSub(sub.id, srv)).status.pause_reason,
+	    WAIT, 'paused');
+	await sleep(300);
+	const cpu = () => {
+		const f = require('node:fs').readFileSync(
+		    `/proc/${srv.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+		return (Number(f[11]) + Number(f[12])) * 10;	/* ticks of 10 ms */
+	};
+	const c0 = cpu();
+	await sleep(3000);
+	const used = cpu() - c0;
+	t.diagnostic(`sluiced used ${used} ms of CPU in 3 s idle`);
+	assert.ok(used <= 60, `${used} ms of CPU in 3 s with nothing to do`);
+});
+
 /* ---- order and dead letters -------------------------------------------- */
 
 test('order under failure (max_inflight 1): message 3 of 10 fails twice; the sink sees 1,2,3,3,3,4..10 and nothing after 3 before 3 succeeds', async (t) => {
