@@ -410,6 +410,85 @@ test('max_inflight 4 with a slow sink: up to 4 requests at once, never more', as
 	assert.equal(one.maxActive, 1);
 });
 
+/* ---- other answers and operator actions -------------------------------- */
+
+test('a redirect (302) is not followed: an application error, the other URL gets nothing', async (t) => {
+	const tp = await topic();
+	const other = await startSink({ t });
+	const sink = await startSink({ t });
+	sink.next({ status: 302, headers: { location: `${other.url}/elsewhere` } });
+	const sub = await subscribe({ topic: tp, sink: sink.url,
+	    app_error_pause_ms: 300 });
+	const msg = await publish(tp, event(1));
+	await sink.waitFor(2, WAIT);
+	const m = await until(async () => {
+		const x = await message(sub.id, msg);
+		return x.delivery.state === 'delivered' && x;
+	});
+	assert.equal(m.attempts[0].outcome, 'app_error');
+	assert.equal(m.attempts[0].http_status, 302);
+	assert.equal(other.requests.length, 0, 'the redirect was not followed');
+});
+
+test('a 2xx with a huge response body (3 MiB) is delivered; the attempt keeps its first 1 KiB', async (t) => {
+	const tp = await topic();
+	const big = Buffer.alloc(3 * 1024 * 1024, 'x');
+	const sink = await startSink({ t, answer: { status: 200, body: big } });
+	const sub = await subscribe({ topic: tp, sink: sink.url });
+	const msg = await publish(tp, event(1));
+	await publish(tp, event(2));
+	await sink.waitFor(2, WAIT);
+	const m = await until(async () => {
+		const x = await message(sub.id, msg);
+		return x.delivery.state === 'delivered' && x;
+	});
+	assert.equal(m.attempts.length, 1);
+	assert.equal(m.attempts[0].outcome, 'ok');
+	assert.ok(m.attempts[0].response === null ||
+	    m.attempts[0].response.length <= 1024);
+});
+
+test('manual pause holds deliveries until resume; a fixed sink URL (PATCH) is used after resume', async (t) => {
+	const tp = await topic();
+	const bad = await startSink({ t, answer: { status: 500 } });
+	const good = await startSink({ t });
+	const sub = await subscribe({ topic: tp, sink: bad.url,
+	    app_error_pause_ms: 60000 });
+	await publish(tp, event(1));
+	await bad.waitFor(1, WAIT);
+	let r = await s.api('POST', `/api/v1/subscriptions/${sub.id}/pause`, {});
+	assert.equal(r.status, 200, r.text);
+	await patch(sub.id, { sink: good.url });
+	await publish(tp, event(2));
+	assert.ok(await good.quiet(700), 'paused: nothing delivered');
+	const st = await getSub(sub.id);
+	assert.equal(st.status.pause_reason, 'manual');
+	r = await s.api('POST', `/api/v1/subscriptions/${sub.id}/resume`, {});
+	assert.equal(r.status, 200, r.text);
+	const reqs = await good.waitFor(2, WAIT);
+	assert.deepEqual(reqs.map(idOf), ['e-1', 'e-2'], 'in order, to the new URL');
+	assert.equal(bad.requests.length, 1);
+});
+
+test('deleting a subscription while its requests are in flight: no crash, nothing more sent, clean exit', async (t) => {
+	const srv = await start({ t });
+	const tp = await topic(srv);
+	const sink = await startSink({ t, answer: { status: 200, delayMs: 800 } });
+	const sub = await subscribe({ topic: tp, sink: sink.url, max_inflight: 4 },
+	    srv);
+	await publishMany(tp, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => event(n)), srv);
+	await sink.waitFor(2, WAIT);
+	const r = await srv.api('DELETE', `/api/v1/subscriptions/${sub.id}`);
+	assert.ok(r.status === 204 || r.status === 200, r.text);
+	await sleep(1500);
+	const n = sink.requests.length;
+	assert.ok(n <= 8, `${n} requests`);
+	assert.ok(await sink.quiet(1000), 'nothing more after the delete');
+	const h = await srv.api('GET', '/healthz');
+	assert.equal(h.status, 200);
+	await srv.stop();	/* asserts exit 0: no sanitizer report */
+});
+
 /* ---- isolation -------------------------------------------------------- */
 
 /* ms for 200 events published at once to reach the healthy sink. */
