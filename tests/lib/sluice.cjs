@@ -80,9 +80,14 @@ function run(args, options = {}) {
 	});
 }
 
-/* One HTTP request to base + path.  body: object (sent as JSON), string, or
- * Buffer.  Resolves {status, headers, text, json, body}. */
-async function api(base, method, p, body, options = {}) {
+/*
+ * One HTTP request to base + path.  body: object (sent as JSON), string, or
+ * Buffer.  Resolves {status, headers, text, json, body}; rejects if the
+ * connection fails or is reset.  (node:http rather than fetch: undici's
+ * fetch can leave its promise unsettled forever when the server resets
+ * the connection, e.g. when a test stops sluiced mid-request.)
+ */
+function api(base, method, p, body, options = {}) {
 	const headers = Object.assign({}, options.headers || {});
 	let payload;
 	if (options.token)
@@ -90,27 +95,48 @@ async function api(base, method, p, body, options = {}) {
 	if (body !== undefined && body !== null) {
 		if (Buffer.isBuffer(body) || body instanceof Uint8Array ||
 		    typeof body === 'string')
-			payload = body;
+			payload = Buffer.from(body);
 		else {
-			payload = JSON.stringify(body);
+			payload = Buffer.from(JSON.stringify(body));
 			if (!Object.keys(headers).some((h) =>
 			    h.toLowerCase() === 'content-type'))
 				headers['content-type'] = 'application/json';
 		}
 	}
-	const res = await fetch(base + p, { method, headers, body: payload });
-	const buf = Buffer.from(await res.arrayBuffer());
-	const text = buf.toString('utf8');
-	const out = {
-		status: res.status,
-		headers: Object.fromEntries(res.headers.entries()),
-		text,
-		body: buf,
-		json: undefined,
-	};
-	if (/json/i.test(res.headers.get('content-type') || '') && text !== '')
-		out.json = JSON.parse(text);
-	return out;
+	if (payload !== undefined)
+		headers['content-length'] = String(payload.length);
+	const u = new URL(base + p);
+	return new Promise((resolve, reject) => {
+		const req = http.request({
+			host: u.hostname, port: u.port, method,
+			path: u.pathname + u.search, headers,
+			agent: options.agent,
+		}, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('error', reject);
+			res.on('aborted', () => reject(new Error('response aborted')));
+			res.on('end', () => {
+				const buf = Buffer.concat(chunks);
+				const text = buf.toString('utf8');
+				const out = { status: res.statusCode, headers: res.headers,
+					text, body: buf, json: undefined };
+				try {
+					if (/json/i.test(res.headers['content-type'] || '') &&
+					    text !== '')
+						out.json = JSON.parse(text);
+				} catch (e) {
+					reject(new Error(`${method} ${p}: bad JSON: ${text}`));
+					return;
+				}
+				resolve(out);
+			});
+		});
+		req.on('error', reject);
+		req.setTimeout(options.timeoutMs || 60000, () =>
+		    req.destroy(new Error(`${method} ${p}: no answer in time`)));
+		req.end(payload);
+	});
 }
 
 /*
@@ -188,6 +214,7 @@ class Sluice {
 		this.exit = null;	/* {code, signal} once it stopped */
 		this.lines = [];
 		this.cleaned = false;
+		this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 	}
 
 	/* Everything sluiced logged (all runs, in order), as one string. */
@@ -317,13 +344,14 @@ class Sluice {
 			this.proc.kill('SIGKILL');
 			await this.exited;
 		}
+		this.agent.destroy();
 		if (this.ownsDir)
 			fs.rmSync(this.dir, { recursive: true, force: true });
 	}
 
 	api(method, p, body, options = {}) {
 		return api(this.url, method, p, body,
-		    Object.assign({ token: this.token }, options));
+		    Object.assign({ token: this.token, agent: this.agent }, options));
 	}
 
 	raw(options) {
@@ -334,7 +362,7 @@ class Sluice {
 	publishStructured(event, options = {}) {
 		const body = typeof event === 'string' || Buffer.isBuffer(event) ?
 		    event : JSON.stringify(Object.assign({ specversion: '1.0' }, event));
-		return api(this.url, 'POST', ingestPath(options.topic), body, {
+		return this.api('POST', ingestPath(options.topic), body, {
 			token: options.token,
 			headers: Object.assign({ 'content-type':
 			    options.contentType || 'application/cloudevents+json' },
@@ -350,7 +378,7 @@ class Sluice {
 		if (options.contentType !== null)
 			headers['content-type'] = options.contentType ||
 			    attrs.datacontenttype || 'application/octet-stream';
-		return api(this.url, 'POST', ingestPath(options.topic),
+		return this.api('POST', ingestPath(options.topic),
 		    body === undefined ? '' : body, { token: options.token, headers });
 	}
 
@@ -358,7 +386,7 @@ class Sluice {
 	publishBatch(events, options = {}) {
 		const body = typeof events === 'string' ? events : JSON.stringify(
 		    events.map((e) => Object.assign({ specversion: '1.0' }, e)));
-		return api(this.url, 'POST', ingestPath(options.topic), body, {
+		return this.api('POST', ingestPath(options.topic), body, {
 			token: options.token,
 			headers: Object.assign({ 'content-type':
 			    'application/cloudevents-batch+json' },
