@@ -546,6 +546,71 @@ test('endpoints failing with no pause (pause 0, max_inflight 10) do not slow a h
 	    `${withBad} ms with hot-failing neighbours vs ${alone} ms alone`);
 });
 
+test('fair: a subscription with 5,000 queued messages (max_inflight 1000) does not starve one with a single message', async (t) => {
+	/* the same, with nothing else going on */
+	const lone0 = await startSink({ t });
+	const tp0 = await topic();
+	await subscribe({ topic: tp0, sink: lone0.url });
+	let t0 = Date.now();
+	await publish(tp0, event(0));
+	const base = (await lone0.waitFor(1, WAIT))[0].time - t0;
+	const tp = await topic();
+	const busy = await startSink({ t, answer: { status: 200, delayMs: 50 } });
+	const big = await subscribe({ topic: tp, sink: busy.url, max_inflight: 1000,
+	    state: 'pub_only' });
+	const evs = [];
+	for (let i = 1; i <= 5000; i++)
+		evs.push(event(i));
+	await publishMany(tp, evs);
+	await patch(big.id, { state: 'pub_and_sub' });
+	await busy.waitFor(200, WAIT);
+	const tp2 = await topic();
+	const lone = await startSink({ t });
+	await subscribe({ topic: tp2, sink: lone.url });
+	t0 = Date.now();
+	await publish(tp2, event(1));
+	const [r] = await lone.waitFor(1, WAIT);
+	const ms = r.time - t0;
+	t.diagnostic(`one message beside a 5,000-message queue arrived in ${ms} ms ` +
+	    `(${base} ms alone; the busy sink had ${busy.requests.length} ` +
+	    `requests, up to ${busy.maxActive} at once)`);
+	assert.ok(ms <= 3 * base + 300 + SLACK, `${ms} ms vs ${base} ms alone`);
+	await patch(big.id, { state: 'disabled' });
+});
+
+test('retention: delivered messages and their attempts go after --retention; pending ones stay', async (t) => {
+	const srv = await start({ t, args: ['--retention', '2s'] });
+	const tp = await topic(srv);
+	const sink = await startSink({ t });
+	const sub = await subscribe({ topic: tp, sink: sink.url }, srv);
+	const held = await subscribe({ topic: tp, sink: sink.url + '/held',
+	    state: 'pub_only' }, srv);
+	const msg = await publish(tp, event(1), srv);
+	await sink.waitFor(1, WAIT);
+	await until(async () => (await message(sub.id, msg, srv)).delivery.state ===
+	    'delivered', WAIT, 'delivered');
+	const t0 = Date.now();
+	let gone;
+	for (;;) {
+		gone = await srv.api('GET',
+		    `/api/v1/subscriptions/${sub.id}/messages/${msg}`);
+		if (gone.status === 404 || Date.now() - t0 > 2000 + 500 + 2 * SLACK +
+		    3000)
+			break;
+		await sleep(200);
+	}
+	assert.equal(gone.status, 404, `removed after retention: ${gone.text}`);
+	const elapsed = Date.now() - t0;
+	t.diagnostic(`delivered message removed ${elapsed} ms after delivery`);
+	assert.ok(elapsed >= 1500, `not before retention: ${elapsed} ms`);
+	const list = await srv.api('GET',
+	    `/api/v1/subscriptions/${sub.id}/messages?state=delivered`);
+	assert.deepEqual(list.json.items, []);
+	const p = await message(held.id, msg, srv);
+	assert.equal(p.delivery.state, 'pending', 'a pending message stays');
+	await srv.stop();
+});
+
 /* ---- restart recovery ------------------------------------------------- */
 
 test('restart recovery: SIGKILL with deliveries in flight, restart on the same db: every event delivered at least once, none recorded as delivered sent again', async (t) => {
