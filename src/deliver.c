@@ -13,24 +13,32 @@
  * the endpoint accepted the event; for SOAP the kept head of the body is
  * still searched for a Fault.
  *
+ * Transfers run on libcurl's multi socket interface driven by epoll, so a
+ * worker with many idle transfers (hanging sinks) only pays for the ones
+ * whose sockets are ready; deliver_wakeup writes an eventfd in that set.
+ *
  * The only file that includes curl/curl.h.  Owns: the multi handle (one
- * connection pool), the transfers in flight and their buffers, idle easy
- * handles kept for reuse.  Threads: a struct deliver is used by the one
+ * connection pool), the epoll and eventfd descriptors, the transfers in
+ * flight and their buffers, idle easy handles kept for reuse.  Threads: a struct deliver is used by the one
  * thread that created it; deliver_wakeup may be called from any thread;
  * deliver_global_init/cleanup by main before/after all threads.
  */
 #include "autoconfig.h"
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -68,6 +76,9 @@ struct deliver {
 	int inflight;
 	struct deliver_xfer *live; /* transfers in the multi handle */
 	atomic_int woken; /* set by deliver_wakeup, cleared by deliver_run */
+	int epfd;         /* epoll: curl's sockets and evfd */
+	int evfd;         /* eventfd written by deliver_wakeup */
+	int64_t timer_at; /* curl's timeout (monotonic ms), -1: none */
 	CURL *spare[DELIVER_SPARES];
 	int nspare;
 };
@@ -260,6 +271,52 @@ deliver_opensocket(
 	return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
 }
 
+/* ---- the event loop: curl's sockets in epoll ------------------------- */
+
+/* Adds fd to the epoll set, or changes what it waits for. */
+static int
+deliver_watch(struct deliver *d, int fd, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = events;
+	ev.data.fd = fd;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	return -1;
+}
+
+/* curl says which of its sockets to wait for, and for what. */
+static int
+deliver_on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct deliver *d = arg;
+	uint32_t events = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= EPOLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= EPOLLOUT;
+	return deliver_watch(d, fd, events) == 0 ? 0 : -1;
+}
+
+/* curl asks to be called back after timeout_ms (-1: never). */
+static int
+deliver_on_timer(CURLM *m, long timeout_ms, void *arg)
+{
+	struct deliver *d = arg;
+
+	d->timer_at = timeout_ms < 0 ? -1 : deliver_mono_ms() + timeout_ms;
+	return 0;
+}
+
 /* ---- the handle ------------------------------------------------------ */
 
 struct deliver *
@@ -270,10 +327,22 @@ deliver_new(const struct deliver_options *o, char **cause)
 	if (o->sink_deny != NULL &&
 	    deliver_deny_parse(d, o->sink_deny, cause) != 0)
 		goto fail;
+	d->epfd = d->evfd = -1;
+	d->timer_at = -1;
+	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (d->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    deliver_watch(d, d->evfd, EPOLLIN) != 0) {
+		*cause = xasprintf("epoll: %s", strerror(errno));
+		goto fail;
+	}
 	if ((d->multi = curl_multi_init()) == NULL) {
 		*cause = xstrdup("curl_multi_init failed");
 		goto fail;
 	}
+	curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, deliver_on_socket);
+	curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+	curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, deliver_on_timer);
+	curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    o->max_host_connections > 0 ? o->max_host_connections
 	                                : (long)DELIVER_HOST_CONNS);
@@ -287,6 +356,10 @@ deliver_new(const struct deliver_options *o, char **cause)
 	atomic_init(&d->woken, 0);
 	return d;
 fail:
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->evfd >= 0)
+		close(d->evfd);
 	free(d);
 	return NULL;
 }
@@ -328,6 +401,8 @@ deliver_free(struct deliver *d)
 	for (i = 0; i < d->nspare; i++)
 		curl_easy_cleanup(d->spare[i]);
 	curl_multi_cleanup(d->multi);
+	close(d->epfd);
+	close(d->evfd);
 	free(d->ca_file);
 	free(d->user_agent);
 	free(d);
@@ -342,8 +417,11 @@ deliver_inflight(struct deliver *d)
 void
 deliver_wakeup(struct deliver *d)
 {
+	uint64_t one = 1;
+
 	atomic_store(&d->woken, 1);
-	curl_multi_wakeup(d->multi);
+	if (write(d->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+		return; /* the flag alone ends the next run */
 }
 
 /* ---- signing --------------------------------------------------------- */
@@ -768,8 +846,8 @@ deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(
+	    e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an env proxy */
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -925,21 +1003,63 @@ deliver_reap(struct deliver *d)
 	return n;
 }
 
+/* Hands what epoll saw to curl. */
+static void
+deliver_events(struct deliver *d, const struct epoll_event *ev, int n)
+{
+	uint64_t count;
+	int i, flags, running;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.fd == d->evfd) {
+			/* drained; EAGAIN only if another read came first */
+			if (read(d->evfd, &count, sizeof count) < 0)
+				count = 0;
+			continue;
+		}
+		flags = 0;
+		if (ev[i].events & EPOLLIN)
+			flags |= CURL_CSELECT_IN;
+		if (ev[i].events & EPOLLOUT)
+			flags |= CURL_CSELECT_OUT;
+		if (ev[i].events & (EPOLLERR | EPOLLHUP))
+			flags |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(
+		    d->multi, ev[i].data.fd, flags, &running);
+	}
+}
+
+/*
+ * Waits on curl's sockets with epoll and lets curl act only on the ones
+ * that are ready (curl_multi_socket_action), so transfers that are idle
+ * (a hanging sink) cost nothing per round.
+ */
 int
 deliver_run(struct deliver *d, int timeout_ms)
 {
-	int64_t deadline =
-	            deliver_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0),
-	        left;
-	int running;
+	struct epoll_event ev[64];
+	int64_t now = deliver_mono_ms(), deadline, wait;
+	int n, running;
 
+	deadline = now + (timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
-		curl_multi_perform(d->multi, &running);
+		wait = deadline - now;
+		if (d->timer_at >= 0 && d->timer_at - now < wait)
+			wait = d->timer_at - now;
+		n = epoll_wait(d->epfd, ev, 64, wait > 0 ? (int)wait : 0);
+		if (n > 0)
+			deliver_events(d, ev, n);
+		now = deliver_mono_ms();
+		if (d->timer_at >= 0 && d->timer_at <= now) {
+			d->timer_at = -1;
+			curl_multi_socket_action(
+			    d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
 		if (deliver_reap(d) > 0 || atomic_exchange(&d->woken, 0))
 			break;
-		if ((left = deadline - deliver_mono_ms()) <= 0)
+		now = deliver_mono_ms();
+		if (now >= deadline)
 			break;
-		curl_multi_poll(d->multi, NULL, 0, (int)left, NULL);
 	}
 	return d->inflight;
 }
