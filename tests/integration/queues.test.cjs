@@ -529,3 +529,26 @@ test('a duplicate is not queued twice; a refused batch queues nothing', async (t
 	assert.deepEqual((await messages(s, a.id)).map((x) => x.msg), [m, fresh]);
 	await s.stop();
 });
+
+test('a manual pause made while a failing request is in flight stays manual',
+    { todo: 'see notes/bugs-issue3.md' }, async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t, answer: { status: 500, delayMs: 400 } });
+	const a = await createSub(s, { sink: `${sink.url}/slow`, app_error_pause_ms: 60000 });
+	await publish(s, { id: 'm1', source: '/s', type: 't' });
+	await sink.waitFor(1);
+	let r = await s.api('POST', `/api/v1/subscriptions/${a.id}/pause`);
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.status.pause_reason, 'manual');
+	await sleep(800);	/* the 500 has come back and been recorded */
+	r = await sub(s, a.id);
+	assert.equal(r.status.last_error !== null, true, JSON.stringify(r.status));
+	assert.equal(r.status.pause_reason, 'manual', JSON.stringify(r.status));
+	assert.equal(r.status.paused_until, null, 'still indefinite');
+	/* and resume really resumes (no 60 s application-error pause left) */
+	sink.always({ status: 200 });
+	r = await s.api('POST', `/api/v1/subscriptions/${a.id}/resume`);
+	assert.equal(r.status, 200, r.text);
+	await sink.waitFor(2, 5000);
+	await s.stop();
+});
