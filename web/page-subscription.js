@@ -43,9 +43,9 @@ export async function subscriptionPage(ctx) {
 	    ['pending', 'dead', 'delivered'].map((s) => h('option',
 		{ value: s, text: s })));
 
-	const actions = h('section', { class: 'actions card',
+	const actions = h('section', { class: 'actions',
 	    'aria-labelledby': 'actions-h' },
-	    h('h2', { id: 'actions-h', text: 'Actions' }),
+	    h('h2', { id: 'actions-h', text: 'Actions' }), h('div', { class: 'card' },
 	    h('form', { class: 'inline', onsubmit: (ev) => {
 		ev.preventDefault();
 		act(`State set to ${stateSel.value}`, () => api.patch(path,
@@ -99,11 +99,11 @@ export async function subscriptionPage(ctx) {
 				replace(msg, errorBox(e, 'Delete'));
 			}
 		    }, text: 'Delete…' })),
-	    msg);
+	    msg));
 
 	replace(ctx.main, h('p', { class: 'crumbs' }, h('a', { href: '#/',
-	    text: 'Dashboard' }), ' / subscription'), head, statusEl, actions,
-	    settingsEl);
+	    text: 'Dashboard' }), ' / subscription'), head,
+	    h('div', { class: 'cols' }, statusEl, actions), settingsEl);
 
 	function render() {
 		replace(head, `#${sub.id} ${sub.name}`);
@@ -122,6 +122,7 @@ export async function subscriptionPage(ctx) {
 			['Last error', st.last_error ? h('span', {
 			    class: 'err-text', text: st.last_error }) : '—'],
 			['Last error at', time(st.last_error_at)],
+			['Failures in a row', String(st.consecutive_failures ?? 0)],
 			['Validation', st.validation || '—'],
 		    ]));
 		replace(settingsEl, h('h2', { id: 'settings-h',
