@@ -241,6 +241,18 @@ sub_reply(struct http_req *req, int64_t id, unsigned status)
 	catalog_release(app->catalog, v);
 }
 
+/* Is there (still) a topic of that name? */
+static int
+sub_topic_exists(struct http_req *req, const char *topic)
+{
+	struct app *app = http_req_app(req);
+	struct catalog_view *v = catalog_acquire(app->catalog);
+	int found = catalog_topic(v, topic) != NULL;
+
+	catalog_release(app->catalog, v);
+	return found;
+}
+
 static void
 sub_write_reply(struct http_req *req, void *arg, int rc)
 {
@@ -248,6 +260,10 @@ sub_write_reply(struct http_req *req, void *arg, int rc)
 
 	if (rc == STORE_OK)
 		sub_reply(req, w->id, w->changed ? 200 : 201);
+	else if (w->rc == STORE_CONFLICT && !sub_topic_exists(req,
+	    w->sub->topic))
+		http_reply_invalid(req, "topic", "no topic named %s (it was "
+		    "just deleted)", w->sub->topic);
 	else if (w->rc == STORE_CONFLICT)
 		http_reply_invalid_status(req, 409, "name", "a subscription "
 		    "named \"%s\" exists on topic %s: give this one another "

@@ -571,6 +571,31 @@ test('concurrent topic PATCHes of description and publish_token both take effect
 	assert.deepEqual(lost, []);
 });
 
+test('creating a subscription while its topic is deleted: 400 naming topic, or the delete is refused', async () => {
+	for (let i = 0; i < 5; i++) {
+		await s.createTopic(`brief${i}`);
+		const [del, cre] = await Promise.all([
+			s.api('DELETE', `/api/v1/topics/brief${i}`),
+			s.api('POST', '/api/v1/subscriptions',
+			    { topic: `brief${i}`, sink: hook(), state: 'disabled' }),
+		]);
+		if (del.status === 204)
+			assertProblem(cre, 400, 'topic');
+		else {
+			assertProblem(del, 409);
+			assert.equal(cre.status, 201, cre.text);
+		}
+	}
+	/* concurrent creates of one name: one 201, the rest 409 naming name */
+	const url = hook();
+	const rs = await Promise.all(Array.from({ length: 8 }, () =>
+	    s.api('POST', '/api/v1/subscriptions', { sink: url, state: 'disabled' })));
+	assert.deepEqual(rs.map((r) => r.status).sort(), [201, 409, 409, 409, 409,
+		409, 409, 409]);
+	for (const r of rs.filter((x) => x.status === 409))
+		assertProblem(r, 409, 'name');
+});
+
 test('the shared server stops cleanly (exit 0)', async () => {
 	assert.equal((await s.stop()).code, 0);
 });
