@@ -552,3 +552,39 @@ test('a manual pause made while a failing request is in flight stays manual',
 	await sink.waitFor(2, 5000);
 	await s.stop();
 });
+
+test('routing is the same whichever binding mode carried the event', async (t) => {
+	const s = await start({ t });
+	const xml = await createSub(s, { name: 'xml', delivery_method: 'pull', state: 'pub_only',
+		filters: [{ exact: { datacontenttype: 'application/xml' } }] });
+	const eu = await createSub(s, { name: 'eu', delivery_method: 'pull', state: 'pub_only',
+		filters: [{ exact: { region: 'eu' } }, { suffix: { type: '.v1' } }] });
+	const want = { xml: [], eu: [] };
+	let r = await s.publishBinary({ id: 'b1', source: '/s', type: 'a.v1', region: 'eu' },
+	    '<a/>', { contentType: 'application/xml' });
+	assert.equal(r.status, 202, r.text);
+	want.xml.push(r.json.accepted[0].msg);
+	want.eu.push(r.json.accepted[0].msg);
+	/* percent-encoded header value, decoded before matching */
+	r = await s.publishBinary({ id: 'b2', source: '/s', type: 'a.v1', region: '%65u' },
+	    'x', { contentType: 'text/plain' });
+	assert.equal(r.status, 202, r.text);
+	want.eu.push(r.json.accepted[0].msg);
+	r = await s.publishStructured({ id: 's1', source: '/s', type: 'a.v2', region: 'eu',
+		datacontenttype: 'application/xml', data: '<b/>' });
+	want.xml.push(r.json.accepted[0].msg);
+	r = await s.publishBatch([
+		{ id: 'x1', source: '/s', type: 'b.v1', region: 'eu' },
+		{ id: 'x2', source: '/s', type: 'b.v1', region: 'us' },
+		{ id: 'x3', source: '/s', type: 'b.v1', region: 'eu',
+			datacontenttype: 'application/xml', data: '<c/>' }]);
+	assert.equal(r.status, 202, r.text);
+	const [x1, , x3] = r.json.accepted.map((a) => a.msg);
+	want.eu.push(x1, x3);
+	want.xml.push(x3);
+	assert.deepEqual((await messages(s, xml.id)).map((m) => m.msg), want.xml);
+	assert.deepEqual((await messages(s, eu.id)).map((m) => m.msg), want.eu);
+	const m = await s.api('GET', `/api/v1/subscriptions/${eu.id}/messages/${x3}`);
+	assert.equal(m.json.matched, 'exact region=eu and suffix type=.v1');
+	await s.stop();
+});
