@@ -596,6 +596,23 @@ test('creating a subscription while its topic is deleted: 400 naming topic, or t
 		assertProblem(r, 409, 'name');
 });
 
+test('a deleted subscription\'s id is never given to a new one', { todo: 'see notes/bugs-issue3.md' }, async (t) => {
+	const own = await start({ t });
+	const a = (await own.api('POST', '/api/v1/subscriptions',
+	    { sink: 'http://127.0.0.1:9/a', state: 'disabled' })).json;
+	assert.equal((await own.api('DELETE', `/api/v1/subscriptions/${a.id}`)).status, 204);
+	const b = (await own.api('POST', '/api/v1/subscriptions',
+	    { sink: 'http://127.0.0.1:9/b', state: 'disabled' })).json;
+	/* a client repeating its DELETE of a would delete b */
+	assert.notEqual(b.id, a.id, 'ids are not reused');
+	await own.restart();
+	assert.equal((await own.api('DELETE', `/api/v1/subscriptions/${b.id}`)).status, 204);
+	const c = (await own.api('POST', '/api/v1/subscriptions',
+	    { sink: 'http://127.0.0.1:9/c', state: 'disabled' })).json;
+	assert.ok(c.id > b.id, 'not after a restart either');
+	await own.stop();
+});
+
 test('the shared server stops cleanly (exit 0)', async () => {
 	assert.equal((await s.stop()).code, 0);
 });
