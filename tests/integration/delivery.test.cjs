@@ -432,18 +432,40 @@ test('SOAP batch_size 2: a batch of one left at the end is still a <batch>', asy
 	    `a <batch>: ${reqs[1].text}`);
 });
 
-test('SOAP: XML data (application/xml) is carried as xs:any with the document as a child element', { todo: 'see notes/bugs-issue4.md' }, async (t) => {
+test('SOAP: XML data (application/xml) is carried as xs:any with the document as a child element; malformed XML as xs:string', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });
 	await subscribe({ topic: tp, sink: sink.url, endpoint_type: 'soap' });
-	const r0 = await s.publishBinary({ id: 'x1', source: '/x', type: 't' },
-	    '<order xmlns="urn:o"><id>7</id></order>',
-	    { topic: tp, contentType: 'application/xml' });
-	assert.equal(r0.status, 202, r0.text);
-	const [r] = await sink.waitFor(1, WAIT);
-	const [e] = soapEvents(r.text, SOAP11_NS);
-	assert.equal(e.data[1], 'xs:any', `data type: ${r.text}`);
-	assert.ok(e.raw.data.order, `the XML document is a child element: ${r.text}`);
+	const send = async (id, body, ct = 'application/xml') => {
+		const r = await s.publishBinary({ id, source: '/x', type: 't' }, body,
+		    { topic: tp, contentType: ct });
+		assert.equal(r.status, 202, r.text);
+	};
+	await send('x1', '<order xmlns="urn:o"><id>7</id></order>');
+	await send('x2', '<?xml version="1.0" encoding="utf-8"?>\n' +
+	    '<note><to>Ann &amp; Bob</to></note>');
+	await send('x3', '<order><id>7</order>');
+	await send('x4', '<a:b xmlns:a="urn:a"/>', 'text/xml');
+	const reqs = await sink.waitFor(4, WAIT);
+	const [e1] = soapEvents(reqs[0].text, SOAP11_NS);
+	assert.equal(e1.data[1], 'xs:any', `data type: ${reqs[0].text}`);
+	assert.ok(e1.raw.data.order, `the XML document is a child element: ${reqs[0].text}`);
+	assert.equal(e1.raw.data.order['@xmlns'], 'urn:o', 'its namespace kept');
+	assert.equal(e1.raw.data.order.id, '7');
+	const [e2] = soapEvents(reqs[1].text, SOAP11_NS);
+	assert.equal(e2.data[1], 'xs:any', reqs[1].text);
+	const note = e2.raw.data.note;
+	assert.ok(note, `root element without the XML declaration: ${reqs[1].text}`);
+	/* no namespace of its own: it must not fall into the CE default one */
+	assert.ok(note['@xmlns'] !== undefined && note['@xmlns'] !== CE_NS,
+	    `<note> is not in the CloudEvents namespace: ${reqs[1].text}`);
+	assert.equal(note.to, 'Ann & Bob');
+	const [e3] = soapEvents(reqs[2].text, SOAP11_NS);
+	assert.deepEqual(e3.data, ['<order><id>7</order>', 'xs:string'],
+	    'malformed XML goes as text');
+	const [e4] = soapEvents(reqs[3].text, SOAP11_NS);
+	assert.equal(e4.data[1], 'xs:any', reqs[3].text);
+	assert.ok(e4.raw.data['a:b'] !== undefined, reqs[3].text);
 });
 
 test('SOAP Fault in a 200 answer is an application error: attempt outcome app_error, pause app_error_pause_ms, then delivered', async (t) => {
