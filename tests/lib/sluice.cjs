@@ -28,6 +28,9 @@ const TOP_BUILDDIR = process.env.TOP_BUILDDIR ||
 const TOP_SRCDIR = process.env.TOP_SRCDIR || path.resolve(__dirname, '..', '..');
 const SLUICED = process.env.SLUICED || path.join(TOP_BUILDDIR, 'sluiced');
 const READY_MS = Number(process.env.SLUICE_TEST_READY_MS || 20000);
+/* What ASan, LSan, TSan and UBSan print when they find something. */
+const SANITIZER_REPORT =
+    /ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:/;
 
 const live = new Set();	/* processes still running, for the exit hook */
 process.on('exit', () => {
@@ -297,6 +300,8 @@ class Sluice {
 		const ex = await this.waitExit(30000);
 		assert.equal(ex.code, 0, `sluiced did not exit 0 on SIGTERM ` +
 		    `(code ${ex.code}, signal ${ex.signal}):\n${this.logs()}`);
+		assert.doesNotMatch(this.logs(), SANITIZER_REPORT,
+		    `a sanitizer reported a problem:\n${this.logs()}`);
 		return ex;
 	}
 
