@@ -3,9 +3,9 @@
  * list compiles to a tree once, when the subscription is loaded; matching
  * an event walks the tree with no allocation unless the caller asks why.
  *
- * exact, prefix and suffix take an object of attribute: string (several
- * properties must all hold); all and any take a non-empty array; not takes
- * one filter.  An attribute the event lacks never matches (so "not" of it
+ * exact, prefix and suffix take an object of attribute: non-empty string
+ * (several properties must all hold); all and any take a non-empty array;
+ * not takes one filter.  An attribute the event lacks never matches (so "not" of it
  * does).  Integer and boolean attributes compare by their text.
  *
  * Pure: no I/O, no globals.  Compiled trees are immutable.
@@ -76,12 +76,14 @@ filter_compare(enum filter_op op, json_t *obj, const char *path,
 	all = xcalloc(1, sizeof *all);
 	all->op = F_ALL;
 	json_object_foreach(obj, name, v) {
-		if (!cloudevent_valid_name(name) || !json_is_string(v)) {
+		if (!cloudevent_valid_name(name) || !json_is_string(v) ||
+		    json_string_length(v) == 0) {
 			*field = xasprintf("%s.%s", path, name);
 			*cause = xstrdup(!json_is_string(v) ?
 			    "the value must be a string" :
+			    !cloudevent_valid_name(name) ?
 			    "not an attribute name (lower-case letters and "
-			    "digits)");
+			    "digits)" : "the value must not be empty");
 			filter_free(all);
 			return NULL;
 		}

@@ -215,6 +215,8 @@ test('every invalid value and combination is a 400 problem+json naming the field
 			'bad filter dialect'],
 		[{ sink: sk, filters: [{ any: [] }] }, 'filters[0].any', 'empty any'],
 		[{ sink: sk, filters: [{ all: [] }] }, 'filters[0].all', 'empty all'],
+		[{ sink: sk, filters: [{ prefix: { subject: '' } }] },
+			'filters[0].prefix.subject', 'an empty filter value'],
 		[{ sink: sk, filters: [{ exact: { type: 'a' } }, { not: { exact: { Type: 'b' } } }] },
 			'filters[1].not.exact.Type', 'bad attribute name'],
 		[{ sink: sk, filters: { exact: { type: 'a' } } }, 'filters',

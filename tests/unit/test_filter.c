@@ -88,7 +88,6 @@ static const struct mcase mcases[] = {
 	{ "[{\"prefix\":{\"source\":\"/shop/us\"}}]", 0, NULL },
 	{ "[{\"prefix\":{\"source\":\"/shop/eu/orders/more\"}}]", 0, NULL },
 	{ "[{\"prefix\":{\"region\":\"eu-\"}}]", 1, "prefix region=eu-" },
-	{ "[{\"prefix\":{\"type\":\"\"}}]", 1, NULL },
 	/* suffix */
 	{ "[{\"suffix\":{\"subject\":\".png\"}}]", 1, "suffix subject=.png" },
 	{ "[{\"suffix\":{\"subject\":\".jpg\"}}]", 0, NULL },
@@ -96,7 +95,7 @@ static const struct mcase mcases[] = {
 	{ "[{\"suffix\":{\"region\":\"-west\"}}]", 1, NULL },
 	/* an attribute the event lacks never matches; not of it does */
 	{ "[{\"exact\":{\"dataschema\":\"x\"}}]", 0, NULL },
-	{ "[{\"prefix\":{\"tenant\":\"\"}}]", 0, NULL },
+	{ "[{\"prefix\":{\"tenant\":\"t\"}}]", 0, NULL },
 	{ "[{\"suffix\":{\"time\":\"Z\"}}]", 0, NULL },
 	{ "[{\"not\":{\"exact\":{\"tenant\":\"a\"}}}]", 1,
 	    "not(exact tenant=a)" },
@@ -186,6 +185,13 @@ static const struct ecase ecases[] = {
 	    "string" },
 	{ "[{\"suffix\":{\"subject\":[\".png\"]}}]",
 	    "filters[0].suffix.subject", "string" },
+	/* values must not be empty (Subscriptions API 3.2.4.1.1) */
+	{ "[{\"exact\":{\"subject\":\"\"}}]", "filters[0].exact.subject",
+	    "not be empty" },
+	{ "[{\"prefix\":{\"type\":\"a\",\"source\":\"\"}}]",
+	    "filters[0].prefix.source", "not be empty" },
+	{ "[{\"not\":{\"suffix\":{\"region\":\"\"}}}]",
+	    "filters[0].not.suffix.region", "not be empty" },
 	/* attribute names are [a-z0-9]+ */
 	{ "[{\"exact\":{\"Type\":\"a\"}}]", "filters[0].exact.Type",
 	    "attribute name" },
@@ -268,10 +274,10 @@ test_bare_event(void)
 		const char *filters;
 		int match;
 	} c[] = {
-		{ "[{\"exact\":{\"subject\":\"\"}}]", 0 },
-		{ "[{\"not\":{\"exact\":{\"subject\":\"\"}}}]", 1 },
-		{ "[{\"prefix\":{\"region\":\"\"}}]", 0 },
-		{ "[{\"not\":{\"suffix\":{\"region\":\"\"}}}]", 1 },
+		{ "[{\"exact\":{\"subject\":\"s\"}}]", 0 },
+		{ "[{\"not\":{\"exact\":{\"subject\":\"s\"}}}]", 1 },
+		{ "[{\"prefix\":{\"region\":\"e\"}}]", 0 },
+		{ "[{\"not\":{\"suffix\":{\"region\":\"u\"}}}]", 1 },
 		{ "[{\"exact\":{\"type\":\"t\",\"subject\":\"x\"}}]", 0 },
 		{ "[{\"any\":[{\"exact\":{\"subject\":\"x\"}},"
 		    "{\"exact\":{\"type\":\"t\"}}]}]", 1 },
