@@ -42,7 +42,7 @@ enum sink_act {
 	ACT_HUGE,    /* a 100 MB body */
 };
 
-#define SINK_CONNS 16
+#define SINK_CONNS 64
 #define HUGE_BYTES (100L * 1024 * 1024)
 
 struct sink_conn {
@@ -129,7 +129,7 @@ request_len(const struct sink_conn *c)
 static void
 sink_answer(struct sink *s, struct sink_conn *c)
 {
-	char head[1024], chunk[65536];
+	char head[1024], chunk[65536], *out;
 	int n;
 
 	switch (s->act) {
@@ -138,8 +138,13 @@ sink_answer(struct sink *s, struct sink_conn *c)
 		    "HTTP/1.1 %d Test\r\n"
 		    "Content-Length: %zu\r\n%s\r\n",
 		    s->status, s->body_len, s->headers);
-		send_all(c->fd, head, (size_t)n);
-		send_all(c->fd, s->body, s->body_len);
+		/* one write: a second small one would wait for an ACK */
+		out = malloc((size_t)n + s->body_len);
+		memcpy(out, head, (size_t)n);
+		if (s->body_len > 0)
+			memcpy(out + n, s->body, s->body_len);
+		send_all(c->fd, out, (size_t)n + s->body_len);
+		free(out);
 		break;
 	case ACT_CLOSE:
 		conn_close(c);
@@ -1296,6 +1301,61 @@ test_run(struct deliver *d, struct sink *s)
 	is_int(g[0].done, 0, "done never called for them");
 }
 
+/* Many idle transfers (a hanging sink) beside a healthy one. */
+static void
+test_idle_neighbours(struct sink *s)
+{
+	struct sink *hang = sink_start();
+	struct deliver_sub hsub = {.timeout_ms = 30000};
+	struct deliver_sub sub = {.timeout_ms = 5000};
+	struct deliver_msg m = {"msg_1", ev1};
+	struct got idle[50], g;
+	struct deliver *d;
+	char url[128], *cause = NULL;
+	int64_t t0, alone, beside;
+	int i, okn = 0;
+
+	d = deliver_new(&opts, &cause);
+	sink_set(s, ACT_RESPOND, 200, "", "ok");
+	t0 = now_ms();
+	for (i = 0; i < 20; i++) {
+		deliver_one(d, s, &sub, &m, 1, &g);
+		okn += g.outcome == DELIVER_OK;
+		got_free(&g);
+	}
+	alone = now_ms() - t0;
+	sink_set(hang, ACT_HANG, 0, "", "");
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", hang->port);
+	hsub.sink = url;
+	memset(idle, 0, sizeof idle);
+	for (i = 0; i < 50; i++)
+		if (deliver_start(d, &hsub, &m, 1, on_done, &idle[i]) != 0)
+			abort();
+	t0 = now_ms();
+	while (sink_count(hang, &hang->requests) < 50 && now_ms() - t0 < 5000)
+		deliver_run(d, 20);
+	is_int(sink_count(hang, &hang->requests), 50,
+	    "50 requests hang at one sink");
+	t0 = now_ms();
+	for (i = 0; i < 20; i++) {
+		deliver_one(d, s, &sub, &m, 1, &g);
+		okn += g.outcome == DELIVER_OK;
+		got_free(&g);
+	}
+	beside = now_ms() - t0;
+	is_int(okn, 40, "a healthy sink is served beside them");
+	is_int(deliver_inflight(d), 50, "the hanging ones are still in flight");
+	ok(beside <= 5 * alone + 500, "and not much slower (%lld vs %lld ms)",
+	    (long long)beside, (long long)alone);
+	printf("# 20 sequential deliveries: %lld ms alone, %lld ms beside 50 "
+	       "hanging transfers\n",
+	    (long long)alone, (long long)beside);
+	deliver_free(d);
+	for (i = 0; i < 50; i++)
+		got_free(&idle[i]);
+	sink_stop(hang);
+}
+
 static void
 test_free_inflight(struct sink *s)
 {
@@ -1353,6 +1413,7 @@ main(void)
 	test_signing(d, s);
 	test_tls();
 	test_run(d, s);
+	test_idle_neighbours(s);
 	test_free_inflight(s);
 	deliver_free(d);
 	sink_stop(s);
