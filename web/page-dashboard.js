@@ -146,6 +146,9 @@ function renderTopics(el, topics, types, subs, now) {
 		{ label: 'Subscriptions', cls: 'num', cell: (t) => subs.value ?
 		    String(nsubs.get(t.name) || 0) : '—' },
 		{ label: 'Description', cell: (t) => truncate(t.description, 80) },
+		{ label: 'Actions', cell: (t) => t.name.startsWith('$') &&
+		    t.name !== '$sys' ? '' : h('a', { href: '#/subscriptions/new?' +
+		    `topic=${api.enc(t.name)}`, text: 'Subscribe' }) },
 	], topics, { cls: 'topics', empty: 'No topics.' }));
 }
 

@@ -414,6 +414,21 @@ test('create a REST subscription through the form, with the API\'s validation me
 	assert.doesNotMatch(text, /whsec_/, 'the secret is never shown');
 	assert.match(text, /Secret\s+set/);
 	await shot('subscription');
+
+	/* edit: extra headers; the secret left empty stays set */
+	await page.getByRole('link', { name: 'Edit' }).click();
+	await page.locator('h1', { hasText: 'Edit subscription' }).waitFor();
+	assert.equal(await page.getByLabel('Signing secret').inputValue(), '');
+	assert.equal(await page.getByLabel('HTTP method').inputValue(), 'PUT');
+	await page.getByLabel('Extra request headers (JSON)').fill(
+	    '{"X-Tenant": "acme"}');
+	await page.getByRole('button', { name: 'Save changes' }).click();
+	await page.waitForURL(new RegExp(`#/subscriptions/${restId}$`));
+	const edited = await subscription(restId);
+	assert.deepEqual(edited.headers, { 'X-Tenant': 'acme' });
+	assert.equal(edited.secret_set, true);
+	assert.equal(edited.http_method, 'PUT');
+	assert.equal(edited.state, 'pub_only');
 });
 
 test('create a SOAP subscription; the topics the endpoint already has are disabled',
@@ -502,6 +517,8 @@ test('published events show up in the queue depth live; the state change deliver
 	    .selectOption('pub_and_sub');
 	await page.getByRole('button', { name: 'Change state' }).click();
 	await sink.waitFor(6, WAIT);
+	assert.equal(sink.requests[0].headers['x-tenant'], 'acme');
+	assert.ok(sink.requests[0].headers['webhook-signature'], 'signed');
 	const delivered = page.locator(
 	    `#status-h ~ dl a[data-key="q-${restId}-delivered"] .qc-v`);
 	await until(async () => await delivered.innerText() === '6',
