@@ -97,6 +97,9 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	char address[80];
 	atomic_int active; /* requests between first callback and completion */
+	atomic_int stopping; /* draining: replies close their connection */
+	atomic_int refusing; /* new requests get 503 (never suspended) */
+	atomic_int nsuspended; /* connections waiting for another thread */
 };
 
 struct http_header {
@@ -114,6 +117,7 @@ struct http_req {
 	struct buf body;
 	int too_large;	       /* the body passed max_body: discard it */
 	int dispatched;	       /* the handler has run */
+	int answered;	       /* a response is queued: ignore the rest */
 	int suspended;	       /* the reply comes from another thread */
 	const char **hnames;   /* http_req_headers, gathered on demand */
 	const char **hvalues;
@@ -313,6 +317,9 @@ http_reply(struct http_req *req, unsigned status, const char *ctype,
 		abort();
 	if (ctype != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	/* while draining, each connection ends with its current request */
+	if (atomic_load(&req->srv->stopping))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (i = 0; i < req->nrheaders; i++)
 		MHD_add_response_header(r, req->rheaders[i].name,
 		    req->rheaders[i].value);
@@ -429,6 +436,7 @@ http_reply_invalid_status(struct http_req *req, unsigned status,
 void
 http_suspend(struct http_req *req)
 {
+	atomic_fetch_add(&req->srv->nsuspended, 1);
 	req->suspended = 1;
 	MHD_suspend_connection(req->conn);
 }
@@ -521,6 +529,7 @@ http_queue(struct http_req *req)
 {
 	enum MHD_Result rc;
 
+	req->answered = 1;
 	rc = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
@@ -593,10 +602,27 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		req->path = url;
 		buf_init(&req->body, (size_t)srv->app->cfg->max_body);
 		*con_cls = req;
+		/* counted before stopping is read: see http_server_stop */
 		atomic_fetch_add(&srv->active, 1);
+		if (atomic_load(&srv->refusing)) {
+			http_reply_header(req, MHD_HTTP_HEADER_CONNECTION,
+			    "close");
+			http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+			http_reply_problem(req, 503, NULL, NULL,
+			    "sluiced is stopping: retry");
+			return http_queue(req);
+		}
 		http_begin(req);
 		if (req->response != NULL)
 			return http_queue(req);
+		return MHD_YES;
+	}
+	/*
+	 * Answered early (an error before the body was read): MHD may still
+	 * call with the rest of the body; it is dropped, no handler runs.
+	 */
+	if (req->answered) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -608,8 +634,14 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (req->response != NULL)
+	if (req->response != NULL) {
+		/* resumed: http_reply is done with req->suspended */
+		if (req->suspended) {
+			req->suspended = 0;
+			atomic_fetch_sub(&srv->nsuspended, 1);
+		}
 		return http_queue(req);
+	}
 	if (req->dispatched)
 		return MHD_YES;
 	req->dispatched = 1;
@@ -772,6 +804,18 @@ http_server_address(struct http_server *srv)
 	return srv->address;
 }
 
+/* Waits until no request is in progress, or wait_ms in all has passed. */
+static void
+http_server_drain(struct http_server *srv, int *waited, int wait_ms)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	while (atomic_load(&srv->active) > 0 && *waited < wait_ms) {
+		nanosleep(&ts, NULL);
+		*waited += 10;
+	}
+}
+
 void
 http_server_stop(struct http_server *srv, int wait_ms)
 {
@@ -781,13 +825,28 @@ http_server_stop(struct http_server *srv, int wait_ms)
 
 	if (srv == NULL)
 		return;
+	/* the listening socket is ours to close, once MHD is done with it */
 	s = MHD_quiesce_daemon(srv->mhd);
-	if (s != MHD_INVALID_SOCKET)
-		close(s);
-	while (atomic_load(&srv->active) > 0 && waited < wait_ms) {
+	/*
+	 * Drain: no new connections; requests on open ones are still served
+	 * but close their connection.  Then refuse what still arrives (at
+	 * once, never suspended) and wait for the rest: MHD_stop_daemon must
+	 * not find a suspended connection.
+	 */
+	atomic_store(&srv->stopping, 1);
+	http_server_drain(srv, &waited, wait_ms);
+	atomic_store(&srv->refusing, 1);
+	http_server_drain(srv, &waited, wait_ms);
+	/* a suspended request waits for the store, which always answers */
+	while (atomic_load(&srv->nsuspended) > 0) {
+		if (waited == wait_ms)
+			log_warn("http", "waiting for %d request(s) the store "
+			    "has not answered", atomic_load(&srv->nsuspended));
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
 	MHD_stop_daemon(srv->mhd);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
 	free(srv);
 }
