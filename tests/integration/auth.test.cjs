@@ -244,3 +244,21 @@ test('with an admin token, a non-loopback address serves /api/v1 to the token', 
 	assert.equal(r.status, 200, r.text);
 	await s.stop();
 });
+
+test('an empty admin token counts as none: "Authorization: Bearer " opens nothing', async (t) => {
+	let s;
+	try {
+		s = await start({ t, listen: '0.0.0.0:0', args: ['--admin-token', ''] });
+	} catch (e) {
+		t.skip(`cannot listen on 0.0.0.0 here: ${e.message.split('\n')[0]}`);
+		return;
+	}
+	const base = `http://127.0.0.1:${s.port}`;
+	for (const h of ['Bearer ', 'Bearer', 'bearer  ']) {
+		const r = await api(base, 'GET', '/api/v1/topics', undefined,
+		    { headers: { authorization: h } });
+		assertProblem(r, 403);
+	}
+	assert.match(s.logs(), /admin API \(\/api\/v1\) is off/);
+	await s.stop();
+});
