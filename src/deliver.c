@@ -19,9 +19,11 @@
  *
  * The only file that includes curl/curl.h.  Owns: the multi handle (one
  * connection pool), the epoll and eventfd descriptors, the transfers in
- * flight and their buffers, idle easy handles kept for reuse.  Threads: a struct deliver is used by the one
- * thread that created it; deliver_wakeup may be called from any thread;
- * deliver_global_init/cleanup by main before/after all threads.
+ * flight and their buffers, idle easy handles kept for reuse.
+ *
+ * Threads: a struct deliver is used by the one thread that created it;
+ * deliver_wakeup may be called from any thread; deliver_global_init and
+ * deliver_global_cleanup by main before and after all threads.
  */
 #include "autoconfig.h"
 

@@ -498,7 +498,7 @@ deliver_one(struct deliver *d, struct sink *s, struct deliver_sub *sub,
 		sub->sink = NULL;
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 static void
 test_structured(struct deliver *d, struct sink *s)
@@ -1074,7 +1074,7 @@ test_signing(struct deliver *d, struct sink *s)
 	free(req);
 }
 
-/* ---- TLS ------------------------------------------------------------------ */
+/* ---- TLS --------------------------------------------------------------- */
 
 /* A TLS sink: answers every request 200 "ok" over one TLS connection each. */
 struct tls_sink {

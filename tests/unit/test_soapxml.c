@@ -281,7 +281,8 @@ test_xml_data(void)
 	       "<data xsi:type=\"xs:any\"><order xmlns=\"\"><id>7</id>"
 	       "</order></data>") != NULL,
 	    "XML data without a namespace gets xmlns=\"\"");
-	xpath_is(x, "concat('[', namespace-uri(//*[local-name()='order']/*), ']')",
+	xpath_is(x,
+	    "concat('[', namespace-uri(//*[local-name()='order']/*), ']')",
 	    "[]", "so it stays out of the CloudEvents namespace");
 	free(x);
 
