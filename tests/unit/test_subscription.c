@@ -315,6 +315,12 @@ static const struct bcase ccases[] = {
 	    "\"max_pause_ms\":1000}", "max_pause_ms", 0 },
 	{ "{" SINK ",\"backoff_factor\":1,\"tcp_error_pause_ms\":5000,"
 	    "\"max_pause_ms\":1000}", "max_pause_ms", 1 },
+	{ "{" SINK ",\"backoff_factor\":2,\"app_error_pause_ms\":5000,"
+	    "\"tcp_error_pause_ms\":10,\"max_pause_ms\":1000}",
+	    "max_pause_ms", 0 },
+	{ "{" SINK ",\"backoff_factor\":2,\"app_error_pause_ms\":1000,"
+	    "\"tcp_error_pause_ms\":1000,\"max_pause_ms\":1000}",
+	    "max_pause_ms", 1 },
 };
 #define NCCASES (sizeof ccases / sizeof ccases[0])
 
