@@ -400,10 +400,8 @@ sub_url_ok(const char *url)
 
 /* The rules that tie fields together. */
 static int
-sub_check(struct sub *s, char **field, char **cause)
+sub_rules(struct sub *s, char **field, char **cause)
 {
-	char *ffield, *fcause;
-
 	SUB_RULE(!s->pull && s->sink == NULL, "sink",
 	    "required: delivery_method notify pushes to a sink URL");
 	SUB_RULE(s->pull && s->sink != NULL, "sink",
@@ -423,8 +421,6 @@ sub_check(struct sub *s, char **field, char **cause)
 	    "only for endpoint_type soap");
 	SUB_RULE(!s->soap && s->soap_action != NULL, "soap_action",
 	    "only for endpoint_type soap");
-	if (s->soap && s->soap_version == NULL)
-		s->soap_version = xstrdup("1.1");
 	SUB_RULE(s->soap && strcmp(s->soap_version, "1.1") == 0 &&
 	    strcmp(s->http_method, "POST") != 0, "http_method",
 	    "SOAP 1.1 is sent with POST only");
@@ -437,6 +433,23 @@ sub_check(struct sub *s, char **field, char **cause)
 	    "max_pause_ms", "must be at least tcp_error_pause_ms and "
 	    "app_error_pause_ms when backoff_factor > 1 (it caps the growing "
 	    "pause)");
+	return 0;
+}
+
+/*
+ * Fills the derived default, checks the rules (strict: a create or PATCH;
+ * a stored subscription was checked when it was stored, and loads even if
+ * a later version tightened a rule) and compiles the filters.
+ */
+static int
+sub_check(struct sub *s, int strict, char **field, char **cause)
+{
+	char *ffield, *fcause;
+
+	if (s->soap && s->soap_version == NULL)
+		s->soap_version = xstrdup("1.1");
+	if (strict && sub_rules(s, field, cause) != 0)
+		return -1;
 	filter_free(s->filter);
 	s->filter = filter_compile(s->filters, &ffield, &fcause);
 	if (s->filter == NULL) {
@@ -490,7 +503,7 @@ sub_apply_json(struct sub *s, json_t *body, int create, char **field,
 	}
 	if (s->name == NULL)
 		s->name = sub_default_name(s);
-	return sub_check(s, field, cause);
+	return sub_check(s, 1, field, cause);
 }
 
 char *
@@ -573,7 +586,7 @@ sub_load(const char *spec, char **cause)
 		    sub_set(s, &sub_fields[i], v, &field, cause) != 0)
 			goto fail;
 	}
-	if (sub_check(s, &field, cause) != 0)
+	if (sub_check(s, 0, &field, cause) != 0)
 		goto fail;
 	json_decref(o);
 	return s;

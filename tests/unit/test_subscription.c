@@ -580,6 +580,31 @@ test_round_trip(void)
 	l = sub_load("{\"batch_size\":0,\"sink\":\"http://h/\"}", &cause);
 	ok(l == NULL && cause != NULL, "an out-of-range spec does not load");
 	free(cause);
+	l = sub_load("{\"sink\":\"http://h/\",\"filters\":[{\"any\":[]}]}",
+	    &cause);
+	ok(l == NULL && cause != NULL, "a spec whose filters do not compile "
+	    "does not load");
+	free(cause);
+	/* a rule tightened after a subscription was stored does not lose it */
+	l = sub_load("{\"sink\":\"http://h/\",\"backoff_factor\":2,"
+	    "\"app_error_pause_ms\":5000,\"max_pause_ms\":1000}", &cause);
+	ok(l != NULL, "a stored spec that a newer rule refuses still loads");
+	if (l != NULL) {
+		char *f2, *c2;
+
+		is_int(l->max_pause_ms, 1000, "as it was stored");
+		ok(apply(l, "{\"batch_size\":2}", 0, &f2, &c2) == -1,
+		    "but a PATCH must fix it");
+		is_str(f2, "max_pause_ms", "naming max_pause_ms");
+		free(f2);
+		free(c2);
+	}
+	sub_free(l);
+	l = sub_load("{\"endpoint_type\":\"soap\",\"sink\":\"http://h/\"}",
+	    &cause);
+	ok(l != NULL && l->soap_version != NULL &&
+	    strcmp(l->soap_version, "1.1") == 0, "a stored SOAP spec gets 1.1");
+	sub_free(l);
 }
 
 /* PATCH back to REST drops the SOAP-only fields the body leaves out. */
