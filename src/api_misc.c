@@ -43,6 +43,13 @@ readyz_reply(struct http_req *req, void *arg, int rc)
 void
 api_readyz(struct http_req *req)
 {
+	if (!store_writable(http_req_app(req)->store)) {
+		http_reply_header(req, "Retry-After", "5");
+		http_reply_problem(req, 503, NULL, NULL, "the store failed its "
+		    "last write (full disk or I/O error) and has not written "
+		    "since");
+		return;
+	}
 	api_write(req, readyz_apply, readyz_reply, NULL, 0);
 }
 

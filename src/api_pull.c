@@ -31,6 +31,8 @@
 struct pull {
 	int64_t sub_id;
 	int64_t max_attempts;
+	int64_t max;		/* pull: most messages to lease */
+	int64_t lease_ms;
 	int64_t lease_until;
 	struct due_row *rows;	/* candidates */
 	size_t n;
@@ -106,13 +108,38 @@ pull_int(struct http_req *req, json_t *body, const char *name, int64_t def,
 	return 0;
 }
 
+/* A receipt names the message and cannot be guessed: msg.random. */
+static void
+pull_receipt(char out[48], int64_t msg)
+{
+	unsigned char rnd[8];
+
+	fmt_msg(msg, out);
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		abort(); /* no randomness: a broken host */
+	snprintf(out + FMT_MSG_LEN - 1, 48 - FMT_MSG_LEN + 1,
+	    ".%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+	    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+/*
+ * Writer thread: the due messages are read and leased in one job, so
+ * concurrent pulls never see the same candidates.
+ */
 static int
 pull_apply(struct api_tx *t, void *arg)
 {
 	struct pull *p = arg;
 	size_t i;
 
+	p->lease_until = store_tx_now(t->tx) + p->lease_ms;
+	p->rc = store_tx_due(t->tx, p->sub_id, (int)p->max, &p->rows, &p->n);
+	if (p->rc != STORE_OK)
+		return p->rc;
+	p->receipts = xcalloc(p->n + 1, sizeof *p->receipts);
+	p->leased = xcalloc(p->n + 1, sizeof *p->leased);
 	for (i = 0; i < p->n; i++) {
+		pull_receipt(p->receipts[i], p->rows[i].msg);
 		p->rc = store_tx_lease(t->tx, p->sub_id, p->rows[i].msg,
 		    p->lease_until, p->receipts[i], &p->leased[i]);
 		if (p->rc != STORE_OK)
@@ -171,11 +198,10 @@ api_sub_pull(struct http_req *req)
 	struct app *app = http_req_app(req);
 	struct catalog_view *v = catalog_acquire(app->catalog);
 	const struct sub *s = pull_sub(req, v);
-	unsigned char rnd[8];
 	struct pull *p = NULL;
 	json_t *body = NULL;
-	int64_t max, lease_ms, now = fmt_now_ms();
-	size_t len, i;
+	int64_t max, lease_ms;
+	size_t len;
 
 	if (s == NULL)
 		goto done;
@@ -189,23 +215,8 @@ api_sub_pull(struct http_req *req)
 		goto done;
 	p = xcalloc(1, sizeof *p);
 	p->sub_id = s->id;
-	p->lease_until = now + lease_ms;
-	if (store_due(app->store, s->id, 0, 0, now, (int)max, &p->rows,
-	    &p->n) != STORE_OK) {
-		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
-		goto done;
-	}
-	p->receipts = xcalloc(p->n + 1, sizeof *p->receipts);
-	p->leased = xcalloc(p->n + 1, sizeof *p->leased);
-	for (i = 0; i < p->n; i++) {
-		fmt_msg(p->rows[i].msg, p->receipts[i]);
-		if (RAND_bytes(rnd, sizeof rnd) != 1)
-			memset(rnd, 0, sizeof rnd);
-		snprintf(p->receipts[i] + FMT_MSG_LEN - 1,
-		    sizeof p->receipts[i] - FMT_MSG_LEN + 1,
-		    ".%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-		    rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	}
+	p->max = max;
+	p->lease_ms = lease_ms;
 	api_write(req, pull_apply, pull_reply, p, 0);
 	p = NULL;
 done:

@@ -56,7 +56,8 @@ struct dsub {
 	int validated;		/* handshake: -1 refused, 0 not yet, 1 ok */
 	int inflight;		/* requests in flight (claims included) */
 	int inflight_msgs;	/* messages those requests carry */
-	int64_t claimed_upto;	/* highest msg in flight (max_inflight > 1) */
+	int settling;		/* delivered, "delivered" not yet committed */
+	int64_t claimed_upto;	/* highest msg in flight or settling */
 	int64_t next_slot_at;	/* rate limit: not before */
 	int64_t timer_at;	/* in the timer heap until then; 0: not */
 	int ready;		/* in the ready list */
@@ -122,9 +123,16 @@ struct outcome {
 	int64_t failures;
 	struct route_hits hits;
 	int ndead;
+	int early;	/* a success already released to the scheduler */
 };
 
 /* ---- scheduler (d->lock held) -------------------------------------- */
+
+static int
+dsub_manual(const struct dsub *ds, int64_t now)
+{
+	return strcmp(ds->reason, "manual") == 0 && ds->paused_until > now;
+}
 
 static void
 timer_swap(struct dispatcher *d, size_t a, size_t b)
@@ -379,7 +387,9 @@ request_start(struct worker *w, struct request *r, int64_t now)
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
-	after = r->ds->inflight > 1 ? r->ds->claimed_upto : 0;
+	/* skip what other requests carry, or delivered but not yet written */
+	after = r->ds->inflight > 1 || r->ds->settling > 0 ?
+	    r->ds->claimed_upto : 0;
 	pthread_mutex_unlock(&d->lock);
 	if (store_due(d->app->store, s->id, strict, after, now,
 	    (int)s->batch_size, &r->rows, &r->n) != STORE_OK) {
@@ -544,8 +554,12 @@ outcome_done(void *arg, int rc)
 	if (o->gone && catalog_reload(d->app->catalog) != 0)
 		log_error("dispatch", "catalog: reload failed");
 	pthread_mutex_lock(&d->lock);
-	ds->inflight--;
-	ds->inflight_msgs -= (int)r->n;
+	if (o->early)
+		ds->settling--;
+	else {
+		ds->inflight--;
+		ds->inflight_msgs -= (int)r->n;
+	}
 	if (r->handshake)
 		ds->validated = o->ok ? 1 : o->res.outcome == DELIVER_APP ? -1 :
 		    0;
@@ -553,15 +567,15 @@ outcome_done(void *arg, int rc)
 		ds->failures = 0;
 	} else {
 		ds->failures = o->failures;
-		if (ds->paused_until != INT64_MAX) {
+		/* an operator's pause wins over an error's */
+		if (!dsub_manual(ds, now)) {
 			ds->paused_until = now + o->pause_ms;
 			snprintf(ds->reason, sizeof ds->reason, "%s",
 			    cause_name(o->cause));
 		}
-		/* the failed messages are due again after the pause */
-		ds->claimed_upto = 0;
 	}
-	if (ds->inflight == 0)
+	/* nothing on its way: read the queue from its head again */
+	if (ds->inflight == 0 && ds->settling == 0)
 		ds->claimed_upto = 0;
 	if (ds->paused_until > now && ds->paused_until != INT64_MAX)
 		timer_push(d, ds, ds->paused_until);
@@ -614,6 +628,21 @@ request_done(void *arg, const struct deliver_result *res)
 	    (double)res->duration_ms / 1000.0, 0);
 	pthread_mutex_lock(&d->lock);
 	o->failures = o->ok ? 0 : r->ds->failures + 1;
+	/*
+	 * A success satisfies order: the next request may go before the
+	 * "delivered" write commits (reads skip past claimed_upto meanwhile;
+	 * after a crash it is sent again: at least once).  A failure waits
+	 * for its commit: the pause and the attempt count depend on it.
+	 */
+	if (o->ok && !r->handshake) {
+		o->early = 1;
+		r->ds->inflight--;
+		r->ds->inflight_msgs -= (int)r->n;
+		r->ds->settling++;
+		r->ds->failures = 0;
+		if (r->ds->paused_until <= fmt_now_ms())
+			ready_push(d, r->ds);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (!o->ok) {
 		o->cause = res->outcome == DELIVER_TRANSPORT ? PAUSE_TRANSPORT :

@@ -548,6 +548,26 @@ http_too_large(struct http_req *req)
 	    "limit of %lld bytes", (long long)app->cfg->max_body);
 }
 
+/*
+ * Differing Content-Length values make the body's end ambiguous (RFC 9112
+ * 6.3): a proxy that read the other one would see another request.
+ */
+static int
+http_framing_ambiguous(struct http_req *req)
+{
+	const char **names, **values, *first = NULL;
+	size_t n = http_req_headers(req, &names, &values), i;
+
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(names[i], MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+			continue;
+		if (first != NULL && strcmp(first, values[i]) != 0)
+			return 1;
+		first = values[i];
+	}
+	return 0;
+}
+
 /* The first callback: route, auth and the declared body length. */
 static void
 http_begin(struct http_req *req)
@@ -580,6 +600,12 @@ http_begin(struct http_req *req)
 		if (cfg->admin_token != NULL &&
 		    http_check_bearer(req, cfg->admin_token) != 0)
 			return;
+	}
+	if (http_framing_ambiguous(req)) {
+		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+		http_reply_problem(req, 400, NULL, NULL, "the request carries "
+		    "Content-Length more than once with different values");
+		return;
 	}
 	cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && strtoull(cl, NULL, 10) > (uint64_t)cfg->max_body)

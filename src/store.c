@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -121,8 +122,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "created_at, updated_at FROM topics WHERE name > ? "
 	    "ORDER BY name LIMIT ?",
 	[S_MAX_MSG] = "SELECT coalesce(max(msg), 0) FROM events",
-	[S_SUB_INSERT] = "INSERT INTO subscriptions (topic_id, name, state, "
-	    "spec, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/* counters keeps ids from coming back after a delete (004_ids.sql) */
+	[S_SUB_INSERT] = "INSERT INTO subscriptions (id, topic_id, name, state, "
+	    "spec, secret, created_at, updated_at) VALUES ((SELECT value + 1 "
+	    "FROM counters WHERE name = 'subscription'), ?, ?, ?, ?, ?, ?, ?)",
 	/* a change may point it elsewhere: the handshake runs again */
 	[S_SUB_UPDATE] = "UPDATE subscriptions SET name = ?2, state = ?3, "
 	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0 "
@@ -212,8 +215,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DUE_STRICT] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
 	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
-	    "WHERE d.sub_id = ?1 AND d.state = 'pending' ORDER BY d.msg "
-	    "LIMIT ?2",
+	    "WHERE d.sub_id = ?1 AND d.state = 'pending' AND d.msg > ?3 "
+	    "ORDER BY d.msg LIMIT ?2",
 	[S_DUE_AFTER] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
 	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
@@ -235,9 +238,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "last_status = nullif(?3, 0), last_error = ?4, lease_until = NULL, "
 	    "receipt = NULL, updated_at = ?7 WHERE sub_id = ?1 AND msg = ?2 "
 	    "AND state IN ('pending', 'inflight') RETURNING state",
+	/* an operator's pause (until resumed, or its end) wins */
 	[S_SUB_OUTCOME] = "UPDATE subscriptions SET failures = ?2, "
-	    "last_error = ?3, last_error_at = ?4, paused_until = ?5, "
-	    "pause_reason = ?6 WHERE id = ?1",
+	    "last_error = ?3, last_error_at = ?4, "
+	    "paused_until = CASE WHEN pause_reason = 'manual' "
+	    "AND paused_until > ?4 THEN paused_until ELSE ?5 END, "
+	    "pause_reason = CASE WHEN pause_reason = 'manual' "
+	    "AND paused_until > ?4 THEN pause_reason ELSE ?6 END WHERE id = ?1",
 	[S_SUB_OUTCOME_OK] = "UPDATE subscriptions SET failures = 0, "
 	    "last_success_at = ?2 WHERE id = ?1",
 	[S_SUB_STATE] = "UPDATE subscriptions SET state = ?2, "
@@ -327,6 +334,10 @@ struct store {
 	int nreaders;	  /* opened so far */
 	int64_t last_msg; /* writer thread only */
 	int version;
+	/* ms of the last failed write and of the last commit that changed
+	 * rows: the store takes writes unless the failure is the newer */
+	_Atomic int64_t failed_at;
+	_Atomic int64_t wrote_at;
 };
 
 static int64_t
@@ -584,6 +595,7 @@ store_run_batch(struct store *st, struct store_job *batch)
 	struct store_tx tx = { st, store_clock_ms(), { NULL, 0 }, { NULL, 0 } };
 	struct store_job *j, *next;
 	double started = store_seconds();
+	int64_t changes = sqlite3_total_changes64(st->writer.db);
 	int failed, jobs = 0;
 
 	failed = store_exec_stmt(&st->writer, S_BEGIN) != STORE_OK;
@@ -613,6 +625,10 @@ store_run_batch(struct store *st, struct store_job *batch)
 		failed = 1;
 	if (!failed && store_exec_stmt(&st->writer, S_COMMIT) != STORE_OK)
 		failed = 1;
+	if (failed)
+		atomic_store(&st->failed_at, tx.now);
+	else if (sqlite3_total_changes64(st->writer.db) > changes)
+		atomic_store(&st->wrote_at, tx.now + 1);
 	if (!failed && st->opt.on_commit != NULL)
 		st->opt.on_commit(st->opt.cls, jobs, store_seconds() - started);
 	store_touches_clear(&tx.job);
@@ -1048,7 +1064,16 @@ store_tx_step(struct store_tx *tx, enum stmt which, sqlite3_stmt *s)
 		return STORE_CONFLICT;
 	log_error("store", "%s: %s", stmt_sql[which],
 	    sqlite3_errmsg(tx->st->writer.db));
+	atomic_store(&tx->st->failed_at, tx->now);
 	return STORE_FAILED;
+}
+
+int
+store_writable(struct store *st)
+{
+	int64_t failed = atomic_load(&st->failed_at);
+
+	return failed == 0 || atomic_load(&st->wrote_at) > failed;
 }
 
 int
@@ -1316,6 +1341,31 @@ store_tx_exec(struct store_tx *tx, enum stmt which, int64_t *changes,
 	rc = store_tx_step(tx, which, s);
 	if (changes != NULL)
 		*changes = rc == STORE_OK ? sqlite3_changes(tx->st->writer.db) : 0;
+	return rc;
+}
+
+/* Reads rows on the writer, inside the job's transaction. */
+static int
+store_tx_select(struct store_tx *tx, enum stmt which, size_t size,
+    void (*read)(sqlite3_stmt *, void *), void **rows, size_t *n,
+    const char *fmt, ...)
+{
+	struct store_rows r = { NULL, 0, size, read };
+	struct store_conn *c = &tx->st->writer;
+	sqlite3_stmt *s;
+	va_list ap;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if ((s = store_stmt(c, which)) == NULL)
+		return STORE_FAILED;
+	va_start(ap, fmt);
+	store_bindv(s, fmt, ap);
+	va_end(ap);
+	rc = store_query(c, which, s, store_collect, &r);
+	*rows = r.rows;
+	*n = r.n;
 	return rc;
 }
 
@@ -1884,8 +1934,8 @@ store_due(struct store *st, int64_t sub_id, int strict, int64_t after,
 {
 	if (strict)
 		return store_select(st, S_DUE_STRICT, sizeof **rows,
-		    store_read_due, (void **)rows, n, "ii", sub_id,
-		    (int64_t)limit);
+		    store_read_due, (void **)rows, n, "iii", sub_id,
+		    (int64_t)limit, after);
 	return store_select(st, S_DUE_AFTER, sizeof **rows, store_read_due,
 	    (void **)rows, n, "iiii", sub_id, (int64_t)limit, after, now);
 }
@@ -2170,4 +2220,48 @@ fail:
 	sqlite3_close(src);
 	sqlite3_close(dst);
 	return -1;
+}
+
+/* ---- reads inside a write job -------------------------------------- */
+
+int
+store_tx_sub_get(struct store_tx *tx, int64_t id, struct sub_row *out)
+{
+	struct sub_row *rows;
+	size_t n;
+	int rc = store_tx_select(tx, S_SUB_GET, sizeof *rows, store_read_sub,
+	    (void **)&rows, &n, "i", id);
+
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = rows[0];
+	free(rows);
+	return rc;
+}
+
+int
+store_tx_topic_get(struct store_tx *tx, const char *name,
+    struct topic_row *out)
+{
+	struct topic_row *rows;
+	size_t n;
+	int rc = store_tx_select(tx, S_TOPIC_GET, sizeof *rows,
+	    store_read_topic_v, (void **)&rows, &n, "t", name);
+
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = rows[0];
+	free(rows);
+	return rc;
+}
+
+int
+store_tx_due(struct store_tx *tx, int64_t sub_id, int limit,
+    struct due_row **rows, size_t *n)
+{
+	return store_tx_select(tx, S_DUE_AFTER, sizeof **rows, store_read_due,
+	    (void **)rows, n, "iiii", sub_id, (int64_t)limit, (int64_t)0,
+	    tx->now);
 }

@@ -80,6 +80,9 @@ struct store *store_open(const struct store_options *, char **cause);
 /* Finishes queued jobs, stops the writer and closes every connection. */
 void store_close(struct store *);
 int store_schema_version(struct store *);
+/* 0 while the last write failed (full disk, I/O error) and none since
+ * has changed rows; 1 otherwise. */
+int store_writable(struct store *);
 /*
  * Copies the database at path to dest with SQLite's online backup (a
  * running sluiced keeps working meanwhile); -1 and *cause on error.
@@ -357,6 +360,16 @@ int store_tx_recover(struct store_tx *, int64_t *count)
  */
 int store_tx_retention(struct store_tx *, int64_t before, int limit,
     int64_t *removed) __attribute__((warn_unused_result));
+
+/* ---- reads inside a write job (they see the job's own changes) ---- */
+
+int store_tx_sub_get(struct store_tx *, int64_t id, struct sub_row *)
+    __attribute__((warn_unused_result));
+int store_tx_topic_get(struct store_tx *, const char *name,
+    struct topic_row *) __attribute__((warn_unused_result));
+/* Pending messages due now, in queue order (for pull). */
+int store_tx_due(struct store_tx *, int64_t sub_id, int limit,
+    struct due_row **rows, size_t *n) __attribute__((warn_unused_result));
 
 /* ---- pull delivery ------------------------------------------------- */
 
