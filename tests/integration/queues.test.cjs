@@ -530,8 +530,7 @@ test('a duplicate is not queued twice; a refused batch queues nothing', async (t
 	await s.stop();
 });
 
-test('a manual pause made while a failing request is in flight stays manual',
-    { todo: 'see notes/bugs-issue3.md' }, async (t) => {
+test('a manual pause made while a failing request is in flight stays manual', async (t) => {
 	const s = await start({ t });
 	const sink = await startSink({ t, answer: { status: 500, delayMs: 400 } });
 	const a = await createSub(s, { sink: `${sink.url}/slow`, app_error_pause_ms: 60000 });

@@ -598,7 +598,7 @@ test('creating a subscription while its topic is deleted: 400 naming topic, or t
 		assertProblem(r, 409, 'name');
 });
 
-test('a deleted subscription\'s id is never given to a new one', { todo: 'see notes/bugs-issue3.md' }, async (t) => {
+test('a deleted subscription\'s id is never given to a new one', async (t) => {
 	const own = await start({ t });
 	const a = (await own.api('POST', '/api/v1/subscriptions',
 	    { sink: 'http://127.0.0.1:9/a', state: 'disabled' })).json;
