@@ -794,6 +794,46 @@ static const struct ucase ucases[] = {
 
 #define NUCASES (sizeof ucases / sizeof ucases[0])
 
+/* ---- jsonscan_validate (strict RFC 8259) --------------------------- */
+
+static const struct {
+	const char *text;
+	size_t len;
+	long errpos; /* -1: valid, else where the bad token starts */
+} jcases[] = {
+#define J(s, e) { s, sizeof(s) - 1, e }
+	J("0", -1), J("-0", -1), J("1.5e+3", -1), J("-12.0E-05", -1),
+	J("true", -1), J("false", -1), J("null", -1), J("\"\"", -1),
+	J("\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"", -1),
+	J("\"\xf0\x9f\x98\x80\"", -1), J("[]", -1), J("{}", -1),
+	J(" [ 1 , { \"a\" : [ ] } , \"x\" ]\r\n", -1),
+	J("{\"a\":{\"b\":[null,true]},\"c\":-1}", -1),
+	J("", 0), J(" ", 1), J("01", 1), J("1.", 0), J(".5", 0), J("+1", 0),
+	J("1e", 0), J("-", 0), J("[1,]", 3), J("{\"a\"}", 1),
+	J("{\"a\":}", 5), J("{,}", 1), J("[", 1), J("]", 0), J("tru", 0),
+	J("nul", 0), J("\"\\x\"", 0), J("\"\\u12\"", 0), J("\"\t\"", 0),
+	J("\"\\ud800\"", 0), J("\"\\udc00\"", 0), J("\"\\ud800\\u0041\"", 0),
+	J("\"\xc0\xaf\"", 0), J("\"\xed\xa0\x80\"", 0), J("[1]x", 3),
+	J("{\"a\":1,}", 7), J("NaN", 0), J("Infinity", 0), J("'a'", 0),
+	J("[1 2]", 3), J("{\"a\" 1}", 1), J("{1:2}", 1), J("\"abc", 0),
+	J("[1]\0", 3), J("1\0", 1),
+#undef J
+};
+
+static void
+test_validate(void)
+{
+	size_t i, at;
+	long got;
+
+	for (i = 0; i < sizeof jcases / sizeof jcases[0]; i++) {
+		at = 0;
+		got = jsonscan_validate(jcases[i].text, jcases[i].len, &at) == 0 ?
+		    -1 : (long)at;
+		is_int(got, jcases[i].errpos, "jsonscan_validate case %zu", i);
+	}
+}
+
 /* ---- base64 -------------------------------------------------------- */
 
 static const struct {
@@ -965,6 +1005,7 @@ main(void)
 		is_int(cloudevent_valid_string(ucases[i].in, ucases[i].len),
 		    ucases[i].string, "valid_string: %s", ucases[i].desc);
 	}
+	test_validate();
 	test_base64();
 	test_stored();
 	test_accessors();
