@@ -167,15 +167,24 @@ api_subs_list(struct http_req *req)
 struct sub_write {
 	struct sub *sub;	/* the new form (create, update) */
 	char *changed;		/* update: the fields given, for the event */
+	json_t *body;		/* update: the PATCH, applied in the job */
+	char *field, *cause;	/* update: why the job refused it */
 	int64_t id;
-	int rc;
+	int rc;			/* STORE_* or SUB_W_* */
 };
+
+/* Outcomes of an update job besides STORE_*. */
+#define SUB_W_INVALID 100	/* the PATCH is refused: field, cause */
+#define SUB_W_BROKEN 101	/* the stored row does not load: cause */
 
 static void
 sub_write_free(struct sub_write *w)
 {
 	sub_free(w->sub);
 	free(w->changed);
+	json_decref(w->body);
+	free(w->field);
+	free(w->cause);
 	free(w);
 }
 
@@ -260,6 +269,11 @@ sub_write_reply(struct http_req *req, void *arg, int rc)
 
 	if (rc == STORE_OK)
 		sub_reply(req, w->id, w->changed ? 200 : 201);
+	else if (w->rc == SUB_W_INVALID)
+		http_reply_invalid(req, w->field, "%s", w->cause);
+	else if (w->rc == SUB_W_BROKEN)
+		http_reply_problem(req, 500, NULL, NULL, "subscription %lld: %s",
+		    (long long)w->id, w->cause);
 	else if (w->rc == STORE_CONFLICT && !sub_topic_exists(req,
 	    w->sub->topic))
 		http_reply_invalid(req, "topic", "no topic named %s (it was "
@@ -342,13 +356,43 @@ api_sub_get(struct http_req *req)
 	catalog_release(app->catalog, v);
 }
 
-/* Loads the stored subscription into a struct sub that can be changed. */
+/*
+ * The stored row as a struct sub that can be changed (takes over r's
+ * strings; the caller still clears r).  NULL and *cause if it does not
+ * load.
+ */
+static struct sub *
+sub_of_row(struct app *app, struct sub_row *r, char **cause)
+{
+	struct sub *s;
+
+	if ((s = sub_load(r->spec, cause)) == NULL)
+		return NULL;
+	s->id = r->id;
+	s->topic_id = r->topic_id;
+	free(s->topic);
+	free(s->name);
+	s->topic = r->topic;
+	s->name = r->name;
+	r->topic = r->name = NULL;
+	if (r->secret != NULL && (s->secret = secretbox_unseal(app->secrets,
+	    r->secret)) == NULL) {
+		*cause = xstrdup("its secret does not open with this key file");
+		sub_free(s);
+		return NULL;
+	}
+	if (sub_state_parse(r->state, &s->state) != 0)
+		s->state = SUB_DISABLED;
+	return s;
+}
+
+/* Loads the stored subscription; replies 404/500/503 if it can't. */
 static struct sub *
 sub_load_row(struct http_req *req, int64_t id)
 {
 	struct sub_row r;
 	struct sub *s;
-	char *cause;
+	char *cause = NULL;
 	int rc = store_sub_get(http_req_app(req)->store, id, &r);
 
 	if (rc != STORE_OK) {
@@ -357,44 +401,35 @@ sub_load_row(struct http_req *req, int64_t id)
 		    "storage unavailable (%lld)", (long long)id);
 		return NULL;
 	}
-	if ((s = sub_load(r.spec, &cause)) == NULL) {
+	if ((s = sub_of_row(http_req_app(req), &r, &cause)) == NULL)
 		http_reply_problem(req, 500, NULL, NULL, "subscription %lld "
 		    "does not load: %s", (long long)id, cause);
-		free(cause);
-		sub_row_clear(&r);
-		return NULL;
-	}
-	s->id = r.id;
-	s->topic_id = r.topic_id;
-	free(s->topic);
-	free(s->name);
-	s->topic = r.topic;
-	s->name = r.name;
-	r.topic = r.name = NULL;
-	if (r.secret != NULL && (s->secret = secretbox_unseal(
-	    http_req_app(req)->secrets, r.secret)) == NULL) {
-		http_reply_problem(req, 500, NULL, NULL, "the secret of "
-		    "subscription %lld does not open with this key file",
-		    (long long)id);
-		sub_free(s);
-		sub_row_clear(&r);
-		return NULL;
-	}
-	if (sub_state_parse(r.state, &s->state) != 0)
-		s->state = SUB_DISABLED;
+	free(cause);
 	sub_row_clear(&r);
 	return s;
 }
 
+/*
+ * Applies the PATCH to the row as the job reads it, so that PATCHes in
+ * flight at the same time each keep the fields the other changed.
+ */
 static int
 sub_update_apply(struct api_tx *t, void *arg)
 {
 	struct sub_write *w = arg;
 	struct sub_row r;
 	char *spec, id[32];
-
 	json_t *meta;
 
+	if ((w->rc = store_tx_sub_get(t->tx, w->id, &r)) != STORE_OK)
+		return w->rc;
+	sub_free(w->sub);
+	w->sub = sub_of_row(t->app, &r, &w->cause);
+	sub_row_clear(&r);
+	if (w->sub == NULL)
+		return w->rc = SUB_W_BROKEN;
+	if (sub_apply_json(w->sub, w->body, 0, &w->field, &w->cause) != 0)
+		return w->rc = SUB_W_INVALID;
 	sub_row_of(t->app, w->sub, &r, &spec);
 	w->rc = store_tx_sub_update(t->tx, &r);
 	free(spec);
@@ -432,7 +467,8 @@ api_sub_update(struct http_req *req)
 	json_object_foreach(body, key, val)
 		buf_printf(&changed, "%s%s", changed.len ? "," : "", key);
 	w->changed = buf_take(&changed, NULL);
-	json_decref(body);
+	/* checked here for a quick 400; applied again in the job */
+	w->body = body;
 	api_write(req, sub_update_apply, sub_write_reply, w, 1);
 }
 

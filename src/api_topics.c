@@ -243,11 +243,29 @@ api_topic_get(struct http_req *req)
 	topic_row_clear(&t);
 }
 
+/*
+ * Reads the topic inside the write job, so that PATCHes in flight at the
+ * same time each keep the fields the other changed.
+ */
 static int
 topic_update_apply(struct api_tx *t, void *arg)
 {
 	struct topic_write *w = arg;
+	struct topic_row cur;
 
+	if ((w->rc = store_tx_topic_get(t->tx, w->name, &cur)) != STORE_OK)
+		return w->rc;
+	w->id = cur.id;
+	if (!w->set_description) {
+		free(w->description);
+		w->description = xstrdup(cur.description);
+	}
+	if (!w->set_token) {
+		free(w->token);
+		w->token = cur.publish_token ? xstrdup(cur.publish_token) :
+		    NULL;
+	}
+	topic_row_clear(&cur);
 	w->rc = store_tx_topic_update(t->tx, w->id, w->description, w->token);
 	if (w->rc == STORE_OK)
 		w->rc = api_sysevent(t, "topic", "update", w->name, NULL);
@@ -290,10 +308,6 @@ api_topic_update(struct http_req *req)
 		topic_row_clear(&t);
 		goto done;
 	}
-	if (!w->set_description)
-		w->description = xstrdup(t.description);
-	if (!w->set_token && t.publish_token != NULL)
-		w->token = xstrdup(t.publish_token);
 	topic_row_clear(&t);
 	api_write(req, topic_update_apply, topic_update_reply, w, 1);
 done:

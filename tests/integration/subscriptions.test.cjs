@@ -536,8 +536,7 @@ test('PATCH endpoint_type back to rest drops the SOAP-only fields it did not nam
 	assert.equal(r.status, 200, r.text);
 });
 
-test('concurrent PATCHes of different fields all take effect (no lost update)',
-    { todo: 'see notes/bugs-issue3.md' }, async () => {
+test('concurrent PATCHes of different fields all take effect (no lost update)', async () => {
 	const a = await create({ sink: hook(), state: 'disabled' });
 	const patches = [{ batch_size: 7 }, { max_attempts: 7 },
 		{ tcp_error_pause_ms: 7 }, { app_error_pause_ms: 7 },
@@ -552,10 +551,22 @@ test('concurrent PATCHes of different fields all take effect (no lost update)',
 		return g[k] !== v;
 	});
 	assert.deepEqual(lost, [], 'every PATCH answered 200 and must show');
+	/* two PATCHes valid alone but not together: the second is refused */
+	const b = await create({ sink: hook(), state: 'disabled' });
+	const [bin, batch] = await Promise.all([
+		s.api('PATCH', `/api/v1/subscriptions/${b.id}`, { content_mode: 'binary' }),
+		s.api('PATCH', `/api/v1/subscriptions/${b.id}`, { batch_size: 5 }),
+	]);
+	assert.deepEqual([bin.status, batch.status].sort(), [200, 400],
+	    `${bin.text} ${batch.text}`);
+	const bad = bin.status === 400 ? bin : batch;
+	assertProblem(bad, 400, 'batch_size');
+	const after = (await s.api('GET', `/api/v1/subscriptions/${b.id}`)).json;
+	assert.ok(!(after.content_mode === 'binary' && after.batch_size > 1),
+	    'the stored subscription is valid');
 });
 
-test('concurrent topic PATCHes of description and publish_token both take effect',
-    { todo: 'see notes/bugs-issue3.md' }, async () => {
+test('concurrent topic PATCHes of description and publish_token both take effect', async () => {
 	await s.createTopic('racy');
 	const lost = [];
 	for (let i = 0; i < 5; i++) {
