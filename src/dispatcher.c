@@ -47,6 +47,12 @@
 
 #define WORKER_MAX_REQUESTS 256	/* requests in flight per worker */
 #define DISPATCH_IDLE_MS 60000	/* longest sleep with nothing to do */
+/*
+ * The least pause after a failure, whatever the subscription says: an
+ * endpoint failing with pauses of 0 retries at most 20 times a second per
+ * request slot, so it cannot crowd out healthy ones.
+ */
+#define DISPATCH_MIN_PAUSE_MS 50
 
 struct dsub {
 	int64_t id;
@@ -649,6 +655,8 @@ request_done(void *arg, const struct deliver_result *res)
 		    res->retry_after_ms >= 0 ? PAUSE_RETRY_AFTER : PAUSE_APP;
 		o->pause_ms = pause_after(&rule, o->cause, o->failures,
 		    res->retry_after_ms);
+		if (o->pause_ms < DISPATCH_MIN_PAUSE_MS)
+			o->pause_ms = DISPATCH_MIN_PAUSE_MS;
 		if (r->handshake && res->outcome == DELIVER_APP)
 			o->pause_ms = 0;
 		atomic_fetch_add(&d->app->metrics->pauses[o->cause], 1);
