@@ -122,6 +122,8 @@ api_subs_list(struct http_req *req)
 
 	if (api_limit(req, &limit) != 0)
 		return;
+	if (topic != NULL && *topic == '\0')
+		topic = NULL;	/* ?topic= with nothing: every topic */
 	if (cursor != NULL && (after = strtoll(cursor, NULL, 10)) <= 0) {
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;

@@ -95,6 +95,8 @@ api_eventtypes_list(struct http_req *req)
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
+	if (topic != NULL && *topic == '\0')
+		topic = NULL;	/* ?topic= with nothing: every topic */
 	if (topic != NULL) {
 		v = catalog_acquire(app->catalog);
 		t = catalog_topic(v, topic);

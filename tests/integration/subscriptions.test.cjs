@@ -143,6 +143,10 @@ test('POST with every field of docs/api.md: each is stored and returned', async 
 	assert.ok(l.json.items.every((x) => x.topic === 'orders'), l.text);
 	const u = await s.api('GET', '/api/v1/subscriptions?topic=nosuch');
 	assertProblem(u, 404);
+	const e = await s.api('GET', '/api/v1/subscriptions?topic=&limit=1000');
+	assert.equal(e.status, 200, 'an empty ?topic= lists every topic');
+	assert.ok(e.json.items.some((x) => x.topic === 'default'));
+	assert.ok(e.json.items.some((x) => x.topic === 'orders'));
 });
 
 test('unknown and read-only fields are 400 naming them', async () => {

@@ -330,6 +330,9 @@ test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and l
 	r = await s.api('GET', '/api/v1/eventtypes?topic=shop');
 	assert.deepEqual(r.json.items.map(key), ['shop order.created /a']);
 	assertProblem(await s.api('GET', '/api/v1/eventtypes?topic=nosuch'), 404);
+	r = await s.api('GET', '/api/v1/eventtypes?topic=&limit=1000');
+	assert.equal(r.json.items.length, (await s.api('GET',
+	    '/api/v1/eventtypes?limit=1000')).json.items.length, 'empty ?topic= is all');
 	/* paging */
 	const all = (await s.api('GET', '/api/v1/eventtypes?topic=default&limit=1000')).json.items;
 	const seen = [];
