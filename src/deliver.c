@@ -518,8 +518,12 @@ deliver_user_headers(struct deliver_xfer *x, const struct deliver_sub *sub)
 
 	for (h = sub->headers; h != NULL && h[0] != NULL && h[1] != NULL;
 	     h += 2)
-		if (!deliver_header_reserved(h[0], h[1]))
+		if (!deliver_header_reserved(h[0], h[1]) &&
+		    (sub->origin == NULL || strcasecmp(h[0], "Origin") != 0))
 			deliver_header(x, h[0], h[1]);
+	/* the CloudEvents webhook spec: deliveries carry the origin */
+	if (sub->origin != NULL)
+		deliver_header(x, "Origin", sub->origin);
 }
 
 /* The Content-Type of a binary-mode body. */

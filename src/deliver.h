@@ -33,6 +33,9 @@ struct deliver_sub {
 				       CR/LF are not sent */
 	const char *secret;	    /* Standard Webhooks secret or NULL */
 	int64_t timeout_ms;	    /* whole request, connect included */
+	const char *origin;	    /* sent as Origin on deliveries (the
+				       webhook spec's handshake origin), or
+				       NULL */
 };
 
 /* One event in a request. */

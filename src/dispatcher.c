@@ -332,7 +332,7 @@ request_free(struct request *r)
 
 /* The subscription's request fields for deliver. */
 static void
-request_sub(const struct sub *s, struct deliver_sub *ds)
+request_sub(const struct sub *s, const char *origin, struct deliver_sub *ds)
 {
 	memset(ds, 0, sizeof *ds);
 	ds->id = s->id;
@@ -347,6 +347,7 @@ request_sub(const struct sub *s, struct deliver_sub *ds)
 	ds->headers = (const char *const *)s->headers;
 	ds->secret = s->secret;
 	ds->timeout_ms = s->timeout_ms;
+	ds->origin = origin;
 }
 
 static void request_done(void *, const struct deliver_result *);
@@ -380,7 +381,7 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	size_t i, n;
 	int strict = s->max_inflight == 1;
 
-	request_sub(s, &dsub);
+	request_sub(s, d->origin, &dsub);
 	if (r->handshake) {
 		pthread_mutex_lock(&d->lock);
 		r->ds->claiming = 0;
