@@ -395,6 +395,9 @@ http_reply_problem(struct http_req *req, unsigned status, const char *title,
 	    strlen(text));
 }
 
+static void http_reply_field(struct http_req *, unsigned, const char *,
+    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 http_reply_field(struct http_req *req, unsigned status, const char *field,
     const char *fmt, va_list ap)
@@ -695,6 +698,10 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->active, 1);
 }
+
+/* MHD's logger type carries no format attribute; its formats are MHD's. */
+static void http_mhd_log(void *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
 
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)

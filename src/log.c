@@ -51,6 +51,9 @@ log_enabled(enum log_level level)
 	return level >= log_min;
 }
 
+static void log_vline(enum log_level, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vline(enum log_level level, const char *module, const char *fmt,
     va_list ap)
