@@ -465,10 +465,17 @@ sub_apply_json(struct sub *s, json_t *body, int create, char **field,
     char **cause)
 {
 	const char *key;
+	char *def;
 	json_t *v;
 	size_t i;
+	int named_by_default;
 
 	*field = *cause = NULL;
+	/* a name that is the default follows the sink and method it names */
+	def = s->name != NULL ? sub_default_name(s) : NULL;
+	named_by_default = def != NULL && strcmp(s->name, def) == 0 &&
+	    json_object_get(body, "name") == NULL;
+	free(def);
 	json_object_foreach(body, key, v) {
 		for (i = 0; i < SUB_NFIELDS; i++)
 			if (strcmp(sub_fields[i].name, key) == 0)
@@ -500,6 +507,10 @@ sub_apply_json(struct sub *s, json_t *body, int create, char **field,
 			free(s->soap_action);
 			s->soap_action = NULL;
 		}
+	}
+	if (named_by_default) {
+		free(s->name);
+		s->name = NULL;
 	}
 	if (s->name == NULL)
 		s->name = sub_default_name(s);

@@ -350,6 +350,16 @@ test('a name is unique per topic: 409 naming name; the same name on another topi
 	/* renaming onto an existing name */
 	r = await s.api('PATCH', `/api/v1/subscriptions/${r.json.id}`, { name: 'dup' });
 	assertProblem(r, 409, 'name');
+	/* a default name follows a new sink or method; a chosen one stays */
+	const d = await create({ sink: hook(), state: 'disabled' });
+	const moved = hook();
+	r = await s.api('PATCH', `/api/v1/subscriptions/${d.id}`, { sink: moved });
+	assert.equal(r.json.name, `POST ${moved}`);
+	r = await s.api('PATCH', `/api/v1/subscriptions/${d.id}`, { http_method: 'PUT' });
+	assert.equal(r.json.name, `PUT ${moved}`);
+	r = await s.api('PATCH', `/api/v1/subscriptions/${d.id}`, { name: 'chosen' });
+	r = await s.api('PATCH', `/api/v1/subscriptions/${d.id}`, { sink: hook() });
+	assert.equal(r.json.name, 'chosen');
 });
 
 test('status shows live queue counts by state', async (t) => {

@@ -607,6 +607,34 @@ test_round_trip(void)
 	sub_free(l);
 }
 
+/* A default name follows the sink and method; a chosen one stays. */
+static void
+test_default_name_follows(void)
+{
+	struct sub *s = created("{\"sink\":\"http://a/x\"}");
+	struct sub *n = created("{\"sink\":\"http://a/x\",\"name\":\"mine\"}");
+	char *field, *cause;
+
+	ok(s != NULL && n != NULL, "created");
+	if (s == NULL || n == NULL)
+		goto done;
+	ok(apply(s, "{\"sink\":\"http://b/y\"}", 0, &field, &cause) == 0,
+	    "PATCH sink");
+	is_str(s->name, "POST http://b/y", "the default name follows the sink");
+	ok(apply(s, "{\"http_method\":\"PUT\"}", 0, &field, &cause) == 0,
+	    "PATCH http_method");
+	is_str(s->name, "PUT http://b/y", "and the method");
+	ok(apply(s, "{\"sink\":\"http://c/z\",\"name\":\"PUT http://b/y\"}",
+	    0, &field, &cause) == 0, "PATCH sink with the old name given");
+	is_str(s->name, "PUT http://b/y", "a name given in the PATCH wins");
+	ok(apply(n, "{\"sink\":\"http://b/y\"}", 0, &field, &cause) == 0,
+	    "PATCH sink of a named one");
+	is_str(n->name, "mine", "a chosen name stays");
+done:
+	sub_free(s);
+	sub_free(n);
+}
+
 /* PATCH back to REST drops the SOAP-only fields the body leaves out. */
 static void
 test_soap_to_rest(void)
@@ -662,6 +690,7 @@ main(void)
 	test_secret();
 	test_round_trip();
 	test_soap_to_rest();
+	test_default_name_follows();
 	test_states();
 	return tap_done();
 }
