@@ -12,7 +12,7 @@ const { start, sleep } = require('../lib/sluice.cjs');
 const { startSink } = require('../lib/sink.cjs');
 
 const KILLS = 10;
-const PRODUCERS = 4;
+const PRODUCERS = 6;
 
 /* Polls fn() until it returns a truthy value or ms pass. */
 async function until(fn, ms, what) {
@@ -75,7 +75,7 @@ test('every 202 survives ten SIGKILLs under ingest and delivery, and is delivere
 	const perRun = [];
 	for (let k = 0; k < KILLS; k++) {
 		const before = acked.size;
-		await sleep(400 + Math.floor(Math.random() * 600));
+		await sleep(800 + Math.floor(Math.random() * 700));
 		await s.kill();
 		perRun.push(acked.size - before);
 		await s.restart({ samePort: true });
