@@ -105,9 +105,12 @@ export async function subscriptionPage(ctx) {
 	    text: 'Dashboard' }), ' / subscription'), head,
 	    h('div', { class: 'cols' }, statusEl, actions), settingsEl);
 
+	let shownState = null;
 	function render() {
 		replace(head, `#${sub.id} ${sub.name}`);
-		stateSel.value = sub.state;
+		/* a refresh must not undo a choice not yet applied */
+		if (sub.state !== shownState)
+			stateSel.value = shownState = sub.state;
 		const st = sub.status || {};
 		const paused = isPaused(sub);
 		replace(statusEl, h('h2', { id: 'status-h', text: 'Status' }),

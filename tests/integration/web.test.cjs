@@ -391,7 +391,7 @@ test('create a REST subscription through the form, with the API\'s validation me
 	await page.getByLabel('Filters (JSON)').fill(
 	    '[{"prefix": {"type": "com.example."}}]');
 	await page.getByLabel('Batch size').fill('1');
-	await page.getByLabel('Pause after application error (ms)').fill('1500');
+	await page.getByLabel('Pause after application error (ms)').fill('4000');
 	await page.getByLabel('Max attempts').fill('2');
 	await page.getByLabel('Signing secret').fill('whsec_' +
 	    Buffer.from('0123456789abcdef0123456789abcdef').toString('base64'));
@@ -406,7 +406,7 @@ test('create a REST subscription through the form, with the API\'s validation me
 	assert.equal(sub.content_mode, 'structured');
 	assert.equal(sub.state, 'pub_only');
 	assert.equal(sub.max_attempts, 2);
-	assert.equal(sub.app_error_pause_ms, 1500);
+	assert.equal(sub.app_error_pause_ms, 4000);
 	assert.deepEqual(sub.filters, [{ prefix: { type: 'com.example.' } }]);
 	assert.equal(sub.secret_set, true);
 	await page.locator('h1', { hasText: `#${restId}` }).waitFor();
