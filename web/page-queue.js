@@ -28,10 +28,9 @@ export async function queuePage(ctx) {
 		return;
 	ctx.title(`Queue of #${id}`);
 
-	const tabs = h('div', { class: 'tabs', role: 'tablist',
-	    'aria-label': 'Message state' });
+	const tabs = h('nav', { class: 'tabs', 'aria-label': 'Message state' });
 	const banner = h('div');
-	const listEl = h('div', { id: 'messages', 'aria-live': 'polite' });
+	const listEl = h('div', { id: 'messages' });
 	const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
 	const msg = h('div', { role: 'status' });
 	const search = h('input', { id: 'q', name: 'q', type: 'search',
@@ -85,8 +84,8 @@ export async function queuePage(ctx) {
 	function renderTabs(s) {
 		const counts = s.status?.queue || {};
 		replace(tabs, QUEUE_STATES.map((k) => h('a', {
-		    role: 'tab', href: ctx.link(`${path}/messages`, { state: k, q }),
-		    'aria-selected': k === st ? 'true' : 'false',
+		    href: ctx.link(`${path}/messages`, { state: k, q }),
+		    'aria-current': k === st ? 'page' : undefined,
 		    class: `tab${k === st ? ' current' : ''}`, 'data-key': `tab-${k}`,
 		    id: `tab-${k}` }, k === 'inflight' ? 'in flight' : k, ' ',
 		    h('span', { class: 'count', text: counts[k] ?? 0 }))));

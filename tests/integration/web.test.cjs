@@ -534,7 +534,7 @@ test('queue browser: state tabs, prefix search and a message\'s detail with its 
 	const rows = page.locator('#messages tbody tr');
 	await until(async () => await rows.count() === 6, '6 delivered rows');
 	assert.equal(await page.locator('#tab-delivered').getAttribute(
-	    'aria-selected'), 'true');
+	    'aria-current'), 'page');
 	assert.match(await page.locator('#tab-delivered').innerText(), /6/);
 
 	/* paging by cursor, 4 a page */
