@@ -530,7 +530,7 @@ test('a failing endpoint (hangs, refuses, 500s) does not slow a healthy one: 200
 	    `${withBad} ms with failing neighbours vs ${alone} ms alone`);
 });
 
-test('endpoints failing with no pause (pause 0, max_inflight 10) do not slow a healthy one much either', { todo: 'see notes/bugs-issue4.md' }, async (t) => {
+test('endpoints failing with no pause (pause 0, max_inflight 10) do not slow a healthy one much either', async (t) => {
 	const alone = await timeHealthy(t, []);
 	const fail = await startSink({ t, answer: { status: 500 } });
 	const refused = await refusedUrl();

@@ -246,7 +246,7 @@ test('concurrent pulls never lease a message twice', async (t) => {
 	assert.deepEqual([...got].sort(), [...msgs].sort());
 });
 
-test('concurrent pulls together lease every available message (a pull returns fewer than max only when fewer are due)', { todo: 'see notes/bugs-issue4.md' }, async () => {
+test('concurrent pulls together lease every available message (a pull returns fewer than max only when fewer are due)', async () => {
 	const sub = await pullSub();
 	const { msgs } = await publishN(sub.topic, 40);
 	const all = await Promise.all(Array.from({ length: 6 }, () =>
