@@ -9,6 +9,10 @@
  */
 #include "autoconfig.h"
 
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
@@ -32,6 +36,47 @@
 
 extern char **environ;
 
+/*
+ * Takes the lock file beside the database (DB.lock), so that a second
+ * sluiced on the same database is refused: two dispatchers would send the
+ * same queue twice, and each start would requeue the other's in-flight
+ * deliveries.  The kernel drops the lock when the process ends, however it
+ * ends.  Returns the descriptor to keep open, or -1 and *cause.
+ */
+static int
+main_lock(const char *db, char **cause)
+{
+	char *path = xasprintf("%s.lock", db), pid[32];
+	int fd, n;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK) {
+			n = (int)pread(fd, pid, sizeof pid - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			*cause = xasprintf("database %s is in use by another "
+			    "sluiced%s%s (it holds %s)", db, *pid ? " pid " : "",
+			    pid, path);
+		} else
+			*cause = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		fd = -1;
+		goto done;
+	}
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("main", "%s: cannot record the pid: %s", path,
+		    strerror(errno));
+done:
+	free(path);
+	return fd;
+}
+
 /* The store's commit hook: group-commit sizes and latency. */
 static void
 main_on_commit(void *cls, int jobs, double seconds)
@@ -40,6 +85,29 @@ main_on_commit(void *cls, int jobs, double seconds)
 
 	metrics_observe(&m->commit_jobs, jobs, 1);
 	metrics_observe(&m->commit_seconds, seconds, 0);
+}
+
+/*
+ * --backup FILE: the database through SQLite's online backup, and its key
+ * file as FILE.key (where a sluiced started on FILE looks for it).
+ */
+static int
+main_backup(const struct config *cfg, const char *keyfile)
+{
+	char *cause = NULL, *dest_key = xasprintf("%s.key", cfg->backup);
+	int rc;
+
+	rc = store_backup(cfg->db, cfg->backup, &cause);
+	if (rc == 0)
+		rc = secretbox_copy(keyfile, dest_key, &cause);
+	if (rc == 0)
+		log_info("main", "backed up %s to %s (and its key file to %s)",
+		    cfg->db, cfg->backup, dest_key);
+	else
+		log_error("main", "backup: %s", cause);
+	free(cause);
+	free(dest_key);
+	return rc;
 }
 
 /* Records a server operation as a system event. */
@@ -117,9 +185,9 @@ main(int argc, char **argv)
 	struct store_options so = { 0 };
 	struct app app = { 0 };
 	enum log_level level = LOGL_INFO;
-	char host[256], *cause = NULL, *keyfile;
+	char host[256], *cause = NULL, *keyfile = NULL;
 	sigset_t set;
-	int rc, sig;
+	int rc, sig, lockfd = -1;
 
 	rc = config_load(&cfg, argc, argv, environ, stdout, &cause);
 	if (rc != 0) {
@@ -132,14 +200,11 @@ main(int argc, char **argv)
 	if (log_level_parse(cfg.log_level, &level) != 0)
 		level = LOGL_INFO;
 	log_setup(level, cfg.log_json);
+	keyfile = cfg.secret_key_file ? xstrdup(cfg.secret_key_file) :
+	    xasprintf("%s.key", cfg.db);
 	if (cfg.backup != NULL) {
-		rc = store_backup(cfg.db, cfg.backup, &cause);
-		if (rc == 0)
-			log_info("main", "backed up %s to %s", cfg.db,
-			    cfg.backup);
-		else
-			log_error("main", "%s", cause);
-		free(cause);
+		rc = main_backup(&cfg, keyfile);
+		free(keyfile);
 		config_free(&cfg);
 		return rc == 0 ? 0 : 1;
 	}
@@ -167,12 +232,12 @@ main(int argc, char **argv)
 	so.path = cfg.db;
 	so.sync_full = strcmp(cfg.synchronous, "full") == 0;
 	so.max_pages = cfg.max_db_pages;
-	if ((app.store = store_open(&so, &cause)) == NULL)
+	if ((lockfd = main_lock(cfg.db, &cause)) < 0 ||
+	    (app.store = store_open(&so, &cause)) == NULL)
 		goto fail;
-	keyfile = cfg.secret_key_file ? xstrdup(cfg.secret_key_file) :
-	    xasprintf("%s.key", cfg.db);
 	app.secrets = secretbox_open(keyfile, &cause);
 	free(keyfile);
+	keyfile = NULL;
 	if (app.secrets == NULL)
 		goto fail;
 	app.catalog = catalog_new(app.store, app.secrets);
@@ -205,17 +270,21 @@ main(int argc, char **argv)
 	secretbox_free(app.secrets);
 	deliver_global_cleanup();
 	metrics_free(app.metrics);
+	close(lockfd);
 	log_info("main", "stopped");
 	config_free(&cfg);
 	return 0;
 fail:
 	log_error("main", "%s", cause);
 	free(cause);
+	free(keyfile);
 	dispatcher_stop(app.dispatcher);
 	store_close(app.store);
 	catalog_free(app.catalog);
 	secretbox_free(app.secrets);
 	metrics_free(app.metrics);
+	if (lockfd >= 0)
+		close(lockfd);
 	config_free(&cfg);
 	return 1;
 }

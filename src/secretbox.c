@@ -163,3 +163,34 @@ fail:
 	free(plain);
 	return NULL;
 }
+
+int
+secretbox_copy(const char *from, const char *to, char **cause)
+{
+	char key[2 * SB_KEY + 1];
+	ssize_t n;
+	int in, out;
+
+	if ((in = open(from, O_RDONLY)) < 0)
+		return errno == ENOENT ? 0 : (*cause = xasprintf("open %s: %s",
+		    from, strerror(errno)), -1);
+	n = read(in, key, sizeof key);
+	close(in);
+	if (n != (ssize_t)sizeof key) {
+		*cause = xasprintf("%s: not a sluice key file", from);
+		return -1;
+	}
+	if ((out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		*cause = xasprintf("create %s: %s", to, strerror(errno));
+		return -1;
+	}
+	if (write(out, key, sizeof key) != (ssize_t)sizeof key ||
+	    fsync(out) != 0) {
+		*cause = xasprintf("write %s: %s", to, strerror(errno));
+		close(out);
+		return -1;
+	}
+	close(out);
+	OPENSSL_cleanse(key, sizeof key);
+	return 0;
+}

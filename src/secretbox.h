@@ -16,6 +16,12 @@ struct secretbox;
 /* Loads the key from path, creating it if missing; NULL and *cause. */
 struct secretbox *secretbox_open(const char *path, char **cause);
 void secretbox_free(struct secretbox *);
+/*
+ * Copies the key file at from (if there is one) to to, mode 0600, so that
+ * a backup of the database comes with the key its secrets need.
+ */
+int secretbox_copy(const char *from, const char *to, char **cause)
+    __attribute__((warn_unused_result));
 /* Seals plain text; the result is the caller's to free. */
 char *secretbox_seal(const struct secretbox *, const char *plain);
 /*
