@@ -799,7 +799,13 @@ http_server_start(struct app *app, char **cause)
 		log_info("http", "no admin_token is set: the admin API is "
 		    "open to anyone on this host (loopback only)");
 	srv->app = app;
-	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	/*
+	 * poll(), not epoll: MHD_quiesce_daemon on an epoll daemon with its
+	 * own threads races MHD_epoll() removing the listening socket, and
+	 * the loser calls MHD_PANIC ("Failed to remove listen FD from epoll
+	 * set"), aborting sluiced on SIGTERM now and then (MHD 0.9.75).
+	 */
+	flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

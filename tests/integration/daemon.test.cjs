@@ -287,6 +287,22 @@ function setUserVersion(db, v) {
 	fs.closeSync(fd);
 }
 
+test('a second sluiced on a database in use is refused; the first keeps serving', async (t) => {
+	const s = await start({ t });
+	const r = await run(['--listen', '127.0.0.1:0', '--db', s.db]);
+	assert.notEqual(r.code, 0, r.stderr);
+	assert.match(r.stderr, /in use/);
+	assert.match(r.stderr, new RegExp(`pid ${s.proc.pid}`));
+	assert.doesNotMatch(r.stderr, /listening/);
+	const ev = await s.publishStructured({ id: 'still', source: '/s', type: 't' });
+	assert.equal(ev.status, 202);
+	/* a crash frees the database for the next start */
+	await s.kill();
+	await s.restart();
+	assert.equal((await s.allEvents({ source: '/s' })).length, 1);
+	await s.stop();
+});
+
 test('a database from a newer sluiced is refused with a clear message', async (t) => {
 	const s = await start({ t });
 	await s.publishStructured({ id: '1', source: '/s', type: 't' });
