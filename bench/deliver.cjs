@@ -173,6 +173,7 @@ async function latency(base, topic, rate, seconds, fields) {
 	const interval = 1000 / Number(rate);
 	const t0 = now();
 	const inflight = [];
+	const refused = new Map();	/* answers other than 202, by status */
 	for (let i = 0; i < n; i++) {
 		const due = t0 + i * interval;
 		const wait = due - now();
@@ -185,7 +186,9 @@ async function latency(base, topic, rate, seconds, fields) {
 			'application/cloudevents+json' }).then((r) => {
 			if (r.status === 202)
 				sent.set(id, [at, r.at]);
-		}));
+			else
+				refused.set(r.status, (refused.get(r.status) || 0) + 1);
+		}, (e) => refused.set(e.code, (refused.get(e.code) || 0) + 1)));
 	}
 	await Promise.all(inflight);
 	const achieved = n / ((now() - t0) / 1000);
@@ -206,7 +209,8 @@ async function latency(base, topic, rate, seconds, fields) {
 	    `p50_us=${f(pct(lat, 50))} p90_us=${f(pct(lat, 90))} ` +
 	    `p99_us=${f(pct(lat, 99))} max_us=${f(lat[lat.length - 1] || 0)} ` +
 	    `send_p50_us=${f(pct(lsend, 50))} send_p99_us=${f(pct(lsend, 99))} ` +
-	    `achieved=${Math.round(achieved)}`);
+	    `achieved=${Math.round(achieved)} not202=${n - sent.size}` +
+	    (refused.size ? ` (${[...refused].map(([k, v]) => `${k}:${v}`)})` : ''));
 	agent.destroy();
 	sink.closeAllConnections();
 	sink.close();

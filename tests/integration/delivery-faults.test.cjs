@@ -611,6 +611,38 @@ test('retention: delivered messages and their attempts go after --retention; pen
 	await srv.stop();
 });
 
+test('1,000 subscriptions are served by a few threads: one event reaches all 1,000 endpoints', async (t) => {
+	const srv = await start({ t });
+	const tp = await topic(srv);
+	const sink = await startSink({ t });
+	const N = SANITIZED ? 300 : 1000;	/* creating them is the slow part */
+	const c0 = Date.now();
+	let next = 0;
+	const create = async () => {
+		while (next < N) {
+			const i = next++;
+			await subscribe({ topic: tp, sink: `${sink.url}/s/${i}` }, srv);
+		}
+	};
+	await Promise.all(Array.from({ length: 8 }, create));
+	const threads = () => Number(/^Threads:\s+(\d+)/m.exec(require('node:fs')
+	    .readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]);
+	const before = threads();
+	const t0 = Date.now();
+	await publish(tp, event(1), srv);
+	const reqs = await sink.waitFor(N, 60000);
+	const ms = reqs[N - 1].time - t0;
+	const after = threads();
+	t.diagnostic(`${N} subscriptions created in ${t0 - c0} ms; ` +
+	    `1 event to all of them delivered in ${ms} ms; ` +
+	    `sluiced had ${before} threads before, ${after} after`);
+	assert.equal(new Set(reqs.map((r) => r.url)).size, N, 'each endpoint once');
+	assert.ok(after <= 64, `${after} threads`);
+	assert.ok(await sink.quiet(300));
+	assert.equal(sink.requests.length, N);
+	await srv.stop();
+});
+
 /* ---- restart recovery ------------------------------------------------- */
 
 test('restart recovery: SIGKILL with deliveries in flight, restart on the same db: every event delivered at least once, none recorded as delivered sent again', async (t) => {
