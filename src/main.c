@@ -187,6 +187,7 @@ main(int argc, char **argv)
 	enum log_level level = LOGL_INFO;
 	char host[256], *cause = NULL, *keyfile = NULL;
 	sigset_t set;
+	int64_t sealed = 0;
 	int rc, sig, lockfd = -1;
 
 	rc = config_load(&cfg, argc, argv, environ, stdout, &cause);
@@ -235,6 +236,17 @@ main(int argc, char **argv)
 	if ((lockfd = main_lock(cfg.db, &cause)) < 0 ||
 	    (app.store = store_open(&so, &cause)) == NULL)
 		goto fail;
+	/* a new key over sealed secrets would lose those subscriptions */
+	if (access(keyfile, F_OK) != 0 &&
+	    store_sealed_secrets(app.store, &sealed) == STORE_OK &&
+	    sealed > 0) {
+		cause = xasprintf("the key file %s is missing but %lld "
+		    "subscription secret(s) in %s are sealed with it: restore "
+		    "it (--backup writes it as FILE.key) or point "
+		    "--secret-key-file at it", keyfile, (long long)sealed,
+		    cfg.db);
+		goto fail;
+	}
 	app.secrets = secretbox_open(keyfile, &cause);
 	free(keyfile);
 	keyfile = NULL;

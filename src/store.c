@@ -65,6 +65,7 @@ enum stmt {
 	S_TOTALS,
 	S_TOTAL_COUNTS,
 	S_QUEUE_COUNTS,
+	S_SEALED,
 	S_DUE_STRICT,
 	S_DUE_AFTER,
 	S_NEXT_DUE,
@@ -211,6 +212,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* deliveries_by_state, in order */
 	[S_QUEUE_COUNTS] = "SELECT sub_id, state, count(*) FROM deliveries "
 	    "GROUP BY sub_id, state",
+	[S_SEALED] = "SELECT count(*) FROM subscriptions "
+	    "WHERE secret LIKE 'v1:%'",
 	/* deliveries_by_state (sub_id, state, msg) serves both */
 	[S_DUE_STRICT] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
@@ -334,8 +337,8 @@ struct store {
 	int nreaders;	  /* opened so far */
 	int64_t last_msg; /* writer thread only */
 	int version;
-	/* ms of the last failed write and of the last commit that changed
-	 * rows: the store takes writes unless the failure is the newer */
+	/* ms of the last failed write and of the last commit that stored
+	 * events: the store takes writes unless the failure is the newer */
 	_Atomic int64_t failed_at;
 	_Atomic int64_t wrote_at;
 };
@@ -411,7 +414,9 @@ store_conn_open(struct store_conn *c, const char *path, int writer,
 	    writer ? "PRAGMA journal_mode = WAL; " : "",
 	    writer ? (opt->sync_full ? "PRAGMA synchronous = FULL; " :
 			"PRAGMA synchronous = NORMAL; ") : "",
-	    "PRAGMA cache_size = -16000;");
+	    /* memory has a bound: 16 MB for the writer, 2 MB a reader */
+	    writer ? "PRAGMA cache_size = -16000;" :
+	    "PRAGMA cache_size = -2000;");
 	if (sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
 		*cause = xasprintf("configure %s: %s", path, err);
 		sqlite3_free(err);
@@ -595,8 +600,7 @@ store_run_batch(struct store *st, struct store_job *batch)
 	struct store_tx tx = { st, store_clock_ms(), { NULL, 0 }, { NULL, 0 } };
 	struct store_job *j, *next;
 	double started = store_seconds();
-	int64_t changes = sqlite3_total_changes64(st->writer.db);
-	int failed, jobs = 0;
+	int failed, inserted, jobs = 0;
 
 	failed = store_exec_stmt(&st->writer, S_BEGIN) != STORE_OK;
 	for (j = batch; j != NULL && !failed; j = j->next) {
@@ -621,13 +625,15 @@ store_run_batch(struct store *st, struct store_job *batch)
 			failed = 1;
 		store_tx_job_end(&tx, j->rc == 0 && !failed);
 	}
+	/* events were stored by a job that succeeded (each counts a type) */
+	inserted = tx.batch.n > 0;
 	if (!failed && store_tx_touch_flush(&tx) != STORE_OK)
 		failed = 1;
 	if (!failed && store_exec_stmt(&st->writer, S_COMMIT) != STORE_OK)
 		failed = 1;
 	if (failed)
 		atomic_store(&st->failed_at, tx.now);
-	else if (sqlite3_total_changes64(st->writer.db) > changes)
+	else if (inserted)
 		atomic_store(&st->wrote_at, tx.now + 1);
 	if (!failed && st->opt.on_commit != NULL)
 		st->opt.on_commit(st->opt.cls, jobs, store_seconds() - started);
@@ -2264,4 +2270,17 @@ store_tx_due(struct store_tx *tx, int64_t sub_id, int limit,
 	return store_tx_select(tx, S_DUE_AFTER, sizeof **rows, store_read_due,
 	    (void **)rows, n, "iiii", sub_id, (int64_t)limit, (int64_t)0,
 	    tx->now);
+}
+
+int
+store_sealed_secrets(struct store *st, int64_t *n)
+{
+	int64_t *rows;
+	size_t nrows;
+	int rc = store_select(st, S_SEALED, sizeof *rows, store_read_int,
+	    (void **)&rows, &nrows, "");
+
+	*n = rc == STORE_OK && nrows == 1 ? rows[0] : 0;
+	free(rows);
+	return rc;
 }

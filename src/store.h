@@ -80,8 +80,8 @@ struct store *store_open(const struct store_options *, char **cause);
 /* Finishes queued jobs, stops the writer and closes every connection. */
 void store_close(struct store *);
 int store_schema_version(struct store *);
-/* 0 while the last write failed (full disk, I/O error) and none since
- * has changed rows; 1 otherwise. */
+/* 0 while the last write failed (full disk, I/O error) and no event has
+ * been stored since; 1 otherwise. */
 int store_writable(struct store *);
 /*
  * Copies the database at path to dest with SQLite's online backup (a
@@ -293,6 +293,9 @@ struct queue_count {
 	int64_t count;
 };
 int store_queue_counts(struct store *, struct queue_count **rows, size_t *n);
+
+/* How many subscriptions hold a sealed secret. */
+int store_sealed_secrets(struct store *, int64_t *n);
 
 void sub_row_clear(struct sub_row *);
 void sub_rows_free(struct sub_row *, size_t);
