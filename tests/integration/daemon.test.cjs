@@ -144,6 +144,43 @@ test('SIGTERM stops cleanly: exit 0, database closed, a restart sees every event
 	await s.stop();
 });
 
+test('SIGHUP does not stop sluiced; it keeps serving, and SIGTERM still exits 0', async (t) => {
+	const s = await start({ t });
+	s.proc.kill('SIGHUP');
+	await new Promise((res) => setTimeout(res, 200));
+	assert.ok(s.running, `sluiced ended on SIGHUP:\n${s.logs()}`);
+	assert.match(s.logs(), /SIGHUP/);
+	const r = await s.publishStructured({ id: 'hup', source: '/s', type: 't' });
+	assert.equal(r.status, 202);
+	assert.equal((await s.stop()).code, 0);
+});
+
+test('logs: levelled lines on stderr; --log-json makes each line a JSON object; --log-level filters', async (t) => {
+	const text = await start({ t });
+	assert.match(text.logs(), /^\S+ info main: sluiced .* listening on http:\/\//m);
+	await text.stop();
+	const json = await start({ t, args: ['--log-json'] });
+	const ls = json.lines.filter((l) => l.trim() !== '');
+	assert.ok(ls.length >= 2);
+	for (const l of ls) {
+		const o = JSON.parse(l);
+		assert.equal(typeof o.time, 'string');
+		assert.ok(['debug', 'info', 'warn', 'error'].includes(o.level), l);
+		assert.equal(typeof o.msg, 'string');
+	}
+	await json.stop();
+	/* at warn, a start that fails prints its error and no info lines */
+	const dir = tempDir(t);
+	const quiet = await run(['--listen', '127.0.0.1:0', '--db',
+		path.join(dir, 'no-such-dir', 'q.db'), '--log-level', 'warn']);
+	assert.notEqual(quiet.code, 0);
+	assert.match(quiet.stderr, / error main: .*no-such-dir/);
+	assert.doesNotMatch(quiet.stderr, / info /);
+	const w = await start({ t, dir, args: ['--log-level', 'debug'] });
+	assert.match(w.logs(), / debug /, 'debug lines at --log-level debug');
+	await w.stop();
+});
+
 test('SIGINT stops cleanly too', async (t) => {
 	const s = await start({ t });
 	s.proc.kill('SIGINT');
