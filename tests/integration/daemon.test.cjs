@@ -448,6 +448,33 @@ test('a full database: 503 with Retry-After, and an event is stored if and only 
 	await s.stop();
 });
 
+test('group commit: concurrent producers share transactions (fewer commits than requests)', async (t) => {
+	const s = await start({ t });
+	const metric = (text, name) => {
+		const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+		assert.ok(m, `GET /metrics has ${name}`);
+		return Number(m[1]);
+	};
+	const before = (await s.api('GET', '/metrics')).text;
+	await Promise.all([...Array(16).keys()].map(async (c) => {
+		for (let i = 0; i < 60; i++) {
+			const r = await s.publishStructured({ id: `g${c}-${i}`,
+				source: '/gc', type: 't' });
+			assert.equal(r.status, 202, r.text);
+		}
+	}));
+	const after = (await s.api('GET', '/metrics')).text;
+	const commits = metric(after, 'sluice_group_commit_jobs_count') -
+	    metric(before, 'sluice_group_commit_jobs_count');
+	const jobs = metric(after, 'sluice_group_commit_jobs_sum') -
+	    metric(before, 'sluice_group_commit_jobs_sum');
+	assert.ok(jobs >= 960, `${jobs} jobs for 960 requests`);
+	assert.ok(commits <= jobs * 0.9, `${commits} commits for ${jobs} jobs: ` +
+	    'requests are not sharing transactions');
+	assert.equal((await s.allEvents({ source: '/gc' })).length, 960);
+	await s.stop();
+});
+
 test('a producer sending the same events again after a restart gets duplicates, not copies', async (t) => {
 	const s = await start({ t });
 	const evs = [0, 1, 2].map((i) => ({ id: `r${i}`, source: '/again',
