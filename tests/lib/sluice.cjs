@@ -447,6 +447,8 @@ class Sluice {
  *            where to listen and which database (tests of the settings)
  *   stopOnCleanup  false: t.after only kills (for tests that expect a
  *            non-zero exit themselves); default true
+ * start() waits for the info line "listening on http://ADDR:PORT", so
+ * --log-level must stay at info or debug (use run() for anything else).
  */
 async function start(options = {}) {
 	let dir = options.dir, ownsDir = false;
