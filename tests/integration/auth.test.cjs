@@ -262,3 +262,35 @@ test('an empty admin token counts as none: "Authorization: Bearer " opens nothin
 	assert.match(s.logs(), /admin API \(\/api\/v1\) is off/);
 	await s.stop();
 });
+
+test('a publish_token on the topic default guards POST /events the same way', async (t) => {
+	const s = await start({ t });
+	const ptoken = 'default-publish-token-0123';
+	let r = await s.api('PATCH', '/api/v1/topics/default', { publish_token: ptoken });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.publish_token_set, true);
+	r = await s.publishStructured({ id: 'd1', source: '/s', type: 't' });
+	assertProblem(r, 401);
+	r = await s.publishStructured({ id: 'd1', source: '/s', type: 't' },
+	    { token: 'not-the-token-0000' });
+	assertProblem(r, 403);
+	r = await s.publishStructured({ id: 'd1', source: '/s', type: 't' },
+	    { token: ptoken });
+	assert.equal(r.status, 202, r.text);
+	/* the token survives a restart (it is stored, hashed) */
+	await s.restart();
+	r = await s.publishStructured({ id: 'd2', source: '/s', type: 't' });
+	assertProblem(r, 401);
+	r = await s.publishStructured({ id: 'd2', source: '/s', type: 't' },
+	    { token: ptoken });
+	assert.equal(r.status, 202, r.text);
+	/* $sys stays closed even to a token set on it */
+	r = await s.api('PATCH', '/api/v1/topics/$sys', { publish_token: ptoken });
+	if (r.status === 200) {
+		r = await s.publishStructured({ id: 'x', source: '/s', type: 't' },
+		    { topic: '$sys', token: ptoken });
+		assert.ok(r.status === 403 || r.status === 404, r.text);
+	} else
+		assert.ok(r.status === 400 || r.status === 409 || r.status === 403, r.text);
+	await s.stop();
+});
