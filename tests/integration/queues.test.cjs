@@ -587,3 +587,27 @@ test('routing is the same whichever binding mode carried the event', async (t) =
 	assert.equal(m.json.matched, 'exact region=eu and suffix type=.v1');
 	await s.stop();
 });
+
+test('binary data: the prefix shows bytes as \\xNN, q finds text among them, the detail has data_base64', async (t) => {
+	const s = await start({ t });
+	const a = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
+	const body = Buffer.concat([Buffer.from([0, 1, 2, 0xff]), Buffer.from('MAGIC'),
+		Buffer.alloc(100, 0x41)]);
+	let r = await s.publishBinary({ id: 'bin', source: '/s', type: 't' }, body,
+	    { contentType: 'application/octet-stream' });
+	assert.equal(r.status, 202, r.text);
+	const msg = r.json.accepted[0].msg;
+	/* text whose 64th byte ends a two-byte character, then one more */
+	r = await s.publishBinary({ id: 'utf8', source: '/s', type: 't' },
+	    `${'x'.repeat(62)}éé`, { contentType: 'text/plain; charset=utf-8' });
+	assert.equal(r.status, 202, r.text);
+	const items = await messages(s, a.id);
+	assert.equal(items[0].prefix, `\\x00\\x01\\x02\\xffMAGIC${'A'.repeat(55)}`);
+	assert.equal(items[1].prefix, `${'x'.repeat(62)}é`, 'whole characters of the 64 bytes');
+	assert.deepEqual((await messages(s, a.id, { q: 'MAGIC' })).map((m) => m.msg), [msg]);
+	r = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${msg}`);
+	assert.equal(r.json.event.data_base64, body.toString('base64'));
+	assert.equal(r.json.event.datacontenttype, 'application/octet-stream');
+	assert.ok(!('data' in r.json.event));
+	await s.stop();
+});
