@@ -262,14 +262,13 @@ main(int argc, char **argv)
 		goto fail;
 	if ((app.http = http_server_start(&app, &cause)) == NULL)
 		goto fail;
+	main_sysevent(&app, "start", json_pack("{sssssi}", "version",
+	    PACKAGE_VERSION, "listen", http_server_address(app.http),
+	    "schema_version", store_schema_version(app.store)));
 	log_info("main", "sluiced %s listening on http://%s (database %s, "
 	    "schema version %d)", PACKAGE_VERSION,
 	    http_server_address(app.http), cfg.db,
 	    store_schema_version(app.store));
-
-	main_sysevent(&app, "start", json_pack("{sssssi}", "version",
-	    PACKAGE_VERSION, "listen", http_server_address(app.http),
-	    "schema_version", store_schema_version(app.store)));
 
 	sig = main_wait(&app);
 	log_info("main", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
