@@ -611,11 +611,11 @@ test('retention: delivered messages and their attempts go after --retention; pen
 	await srv.stop();
 });
 
-test('1,000 subscriptions are served by a few threads: one event reaches all 1,000 endpoints', async (t) => {
+test('hundreds of subscriptions are served by a few threads: one event reaches every endpoint', async (t) => {
 	const srv = await start({ t });
 	const tp = await topic(srv);
 	const sink = await startSink({ t });
-	const N = SANITIZED ? 300 : 1000;	/* creating them is the slow part */
+	const N = SANITIZED ? 300 : 500;	/* creating them is the slow part */
 	const c0 = Date.now();
 	let next = 0;
 	const create = async () => {
