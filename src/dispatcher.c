@@ -70,6 +70,7 @@ struct dsub {
 	int claiming;		/* a worker is reading its due messages */
 	int again;		/* woken while busy: look again after */
 	int loaded;		/* status read from the store */
+	int delivers;		/* its state delivers and it is pushed to */
 	struct dsub *next;	/* ready list */
 };
 
@@ -897,6 +898,7 @@ dispatcher_load(struct dispatcher *d)
 		ds->failures = st.failures;
 		ds->validated = st.validated;
 		ds->loaded = 1;
+		ds->delivers = !s->pull && sub_state_delivers(s->state);
 		if (sub_state_delivers(s->state))
 			ready_push(d, ds);
 		pthread_mutex_unlock(&d->lock);
@@ -997,19 +999,24 @@ void
 dispatcher_wake(struct dispatcher *d, int64_t sub_id)
 {
 	struct dsub *ds;
+	int kick = 0;
 
 	if (d == NULL)
 		return;
 	pthread_mutex_lock(&d->lock);
 	ds = dsub_find(d, sub_id);
-	if (ds != NULL && ds->loaded) {
+	/* only a subscription that may send, and is not already due */
+	if (ds != NULL && ds->loaded && ds->delivers) {
 		if (ds->inflight > 0)
 			ds->again = 1;
-		if (ds->timer_at == 0)
+		if (ds->timer_at == 0 && !ds->ready && ds->inflight == 0) {
 			ready_push(d, ds);
+			kick = 1;
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
-	dispatcher_kick(d);
+	if (kick)
+		dispatcher_kick(d);
 }
 
 void
