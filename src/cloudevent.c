@@ -48,43 +48,6 @@ cloudevent_valid_name(const char *s)
 	return 1;
 }
 
-/* Decodes one UTF-8 sequence; returns its length or 0 if invalid. */
-static size_t
-ce_utf8_next(const unsigned char *s, size_t len, unsigned *cp)
-{
-	size_t n, i;
-	unsigned c = s[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 int
 cloudevent_valid_utf8(const unsigned char *s, size_t len)
@@ -93,7 +56,7 @@ cloudevent_valid_utf8(const unsigned char *s, size_t len)
 	size_t n;
 
 	while (len > 0) {
-		if ((n = ce_utf8_next(s, len, &cp)) == 0)
+		if ((n = jsonscan_utf8_next(s, len, &cp)) == 0)
 			return 0;
 		s += n;
 		len -= n;
@@ -110,7 +73,7 @@ cloudevent_valid_string(const char *str, size_t len)
 	size_t n;
 
 	while (len > 0) {
-		if ((n = ce_utf8_next(s, len, &cp)) == 0)
+		if ((n = jsonscan_utf8_next(s, len, &cp)) == 0)
 			return 0;
 		if (cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f))
 			return 0;

@@ -165,14 +165,16 @@ jsonscan_value(const char *p, const char *end)
 
 /* ---- strict checking (RFC 8259) ------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-jsonscan_utf8_len(const char *p, const char *end)
+size_t
+jsonscan_utf8_next(const unsigned char *s, size_t len, unsigned *cp)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	unsigned c = u[0], min;
 	size_t n, i;
+	unsigned c = s[0], min;
 
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		n = 2;
 		c &= 0x1f;
@@ -187,16 +189,27 @@ jsonscan_utf8_len(const char *p, const char *end)
 		min = 0x10000;
 	} else
 		return 0;
-	if ((size_t)(end - p) < n)
+	if (len < n)
 		return 0;
 	for (i = 1; i < n; i++) {
-		if ((u[i] & 0xc0) != 0x80)
+		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		c = (c << 6) | (u[i] & 0x3f);
+		c = (c << 6) | (s[i] & 0x3f);
 	}
 	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
 		return 0;
+	*cp = c;
 	return n;
+}
+
+/* Length of the valid (multi-byte) UTF-8 sequence at p, or 0. */
+static size_t
+jsonscan_utf8_len(const char *p, const char *end)
+{
+	unsigned cp;
+
+	return jsonscan_utf8_next((const unsigned char *)p,
+	    (size_t)(end - p), &cp);
 }
 
 /* An escape after a backslash at p; returns the byte after it. */

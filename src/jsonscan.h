@@ -45,6 +45,12 @@ int jsonscan_next(struct jsonscan *, struct buf *key, const char **val,
 int jsonscan_unquote(const char *raw, size_t len, struct buf *out)
     __attribute__((warn_unused_result));
 
+/*
+ * Decodes the UTF-8 sequence at s (len bytes left): its length, and the
+ * code point in *cp; 0 if it is not valid UTF-8 (overlong, surrogate...).
+ */
+size_t jsonscan_utf8_next(const unsigned char *s, size_t len, unsigned *cp);
+
 /* Appends s as a JSON string literal, quotes included. */
 void json_quote(struct buf *, const char *s, size_t len);
 
