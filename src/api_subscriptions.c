@@ -45,7 +45,7 @@ sub_status_json(struct app *app, const struct sub *s)
 	int64_t now = fmt_now_ms();
 	int i, paused, inflight;
 
-	if (store_sub_status(app->store, s->id, &st) != STORE_OK)
+	if (store_sub_status(app->store, s->id, 1, &st) != STORE_OK)
 		return json_null();
 	paused = st.paused_until > now;
 	/* pushes in flight are pending in the store until their outcome */

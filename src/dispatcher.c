@@ -71,6 +71,7 @@ struct dsub {
 	int again;		/* woken while busy: look again after */
 	int loaded;		/* status read from the store */
 	int delivers;		/* its state delivers and it is pushed to */
+	int64_t updated_at;	/* of the subscription as last loaded */
 	struct dsub *next;	/* ready list */
 };
 
@@ -883,26 +884,41 @@ dispatcher_load(struct dispatcher *d)
 	struct dsub *ds;
 	size_t i;
 
+	/*
+	 * Only a subscription seen for the first time reads its pause state
+	 * from the store (the dispatcher keeps it after that): a change to
+	 * one subscription costs no SQL for the others.
+	 */
 	for (i = 0; i < v->nsubs; i++) {
 		const struct sub *s = v->subs[i];
+		int first, changed;
 
 		pthread_mutex_lock(&d->lock);
 		ds = dsub_get(d, s->id);
+		first = !ds->loaded;
+		changed = ds->updated_at != s->updated_at;
 		pthread_mutex_unlock(&d->lock);
-		if (store_sub_status(d->app->store, s->id, &st) != STORE_OK)
+		if (!first && !changed)
+			continue;
+		if (first && store_sub_status(d->app->store, s->id, 0, &st) !=
+		    STORE_OK)
 			continue;
 		pthread_mutex_lock(&d->lock);
-		ds->paused_until = st.paused_until;
-		snprintf(ds->reason, sizeof ds->reason, "%s",
-		    st.pause_reason ? st.pause_reason : "");
-		ds->failures = st.failures;
-		ds->validated = st.validated;
-		ds->loaded = 1;
+		if (first) {
+			ds->paused_until = st.paused_until;
+			snprintf(ds->reason, sizeof ds->reason, "%s",
+			    st.pause_reason ? st.pause_reason : "");
+			ds->failures = st.failures;
+			ds->validated = st.validated;
+			ds->loaded = 1;
+			sub_status_clear(&st);
+		} else
+			ds->validated = 0; /* a change runs the handshake again */
+		ds->updated_at = s->updated_at;
 		ds->delivers = !s->pull && sub_state_delivers(s->state);
-		if (sub_state_delivers(s->state))
+		if (ds->delivers)
 			ready_push(d, ds);
 		pthread_mutex_unlock(&d->lock);
-		sub_status_clear(&st);
 	}
 	catalog_release(d->app->catalog, v);
 }

@@ -818,7 +818,6 @@ http_server_start(struct app *app, char **cause)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		*cause = xasprintf("cannot listen on %s (in use, or not an "

@@ -1551,7 +1551,8 @@ store_read_count(sqlite3_stmt *s, void *row)
 }
 
 int
-store_sub_status(struct store *st, int64_t id, struct sub_status *out)
+store_sub_status(struct store *st, int64_t id, int with_counts,
+    struct sub_status *out)
 {
 	struct sub_status *rows;
 	struct store_count *counts;
@@ -1566,7 +1567,7 @@ store_sub_status(struct store *st, int64_t id, struct sub_status *out)
 	if (rc == STORE_OK)
 		*out = rows[0];
 	free(rows);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK || !with_counts)
 		return rc;
 	rc = store_select(st, S_SUB_COUNTS, sizeof *counts, store_read_count,
 	    (void **)&counts, &n, "i", id);

@@ -242,7 +242,9 @@ int store_tx_sub_pause(struct store_tx *, int64_t id, int64_t until,
     const char *reason) __attribute__((warn_unused_result));
 int store_subs_all(struct store *, struct sub_row **rows, size_t *n);
 int store_sub_get(struct store *, int64_t id, struct sub_row *);
-int store_sub_status(struct store *, int64_t id, struct sub_status *);
+/* The status; queue counts (a scan of its queue) only with counts 1. */
+int store_sub_status(struct store *, int64_t id, int counts,
+    struct sub_status *);
 
 int store_tx_delivery_insert(struct store_tx *, int64_t sub_id,
     int64_t msg, const char *matched) __attribute__((warn_unused_result));
