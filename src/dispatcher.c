@@ -685,7 +685,10 @@ worker_main(void *arg)
 	struct dsub *ds;
 	int64_t now, wait;
 	int handshake;
+	char name[16];
 
+	snprintf(name, sizeof name, "sluice-deliv%d", (int)(w - d->workers));
+	pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		now = fmt_now_ms();
 		pthread_mutex_lock(&d->lock);
@@ -842,6 +845,7 @@ janitor_main(void *arg)
 	    until;
 	struct timespec ts;
 
+	pthread_setname_np(pthread_self(), "sluice-janitor");
 	if (period > 60000)
 		period = 60000;
 	if (period < 250)

@@ -659,6 +659,7 @@ store_writer_main(void *arg)
 	struct store_job *batch, **tailp, *j;
 	int n;
 
+	pthread_setname_np(pthread_self(), "sluice-writer");
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
 		while (st->head == NULL && !st->stopping)
