@@ -1029,7 +1029,8 @@ dispatcher_wake(struct dispatcher *d, int64_t sub_id)
 	if (ds != NULL && ds->loaded && ds->delivers) {
 		if (ds->inflight > 0)
 			ds->again = 1;
-		if (ds->timer_at == 0 && !ds->ready && ds->inflight == 0) {
+		/* sched_take holds it back if max_inflight is reached */
+		if (ds->timer_at == 0 && !ds->ready) {
 			ready_push(d, ds);
 			kick = 1;
 		}
