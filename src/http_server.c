@@ -694,6 +694,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (req == NULL)
 		return;
+	/* resumed, but the client had gone: MHD does not call back first */
+	if (req->suspended)
+		atomic_fetch_sub(&srv->nsuspended, 1);
 	http_req_free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->active, 1);

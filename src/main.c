@@ -100,9 +100,11 @@ main_backup(const struct config *cfg, const char *keyfile)
 	rc = store_backup(cfg->db, cfg->backup, &cause);
 	if (rc == 0)
 		rc = secretbox_copy(keyfile, dest_key, &cause);
-	if (rc == 0)
+	if (rc == 0 && access(keyfile, F_OK) == 0)
 		log_info("main", "backed up %s to %s (and its key file to %s)",
 		    cfg->db, cfg->backup, dest_key);
+	else if (rc == 0)
+		log_info("main", "backed up %s to %s", cfg->db, cfg->backup);
 	else
 		log_error("main", "backup: %s", cause);
 	free(cause);
