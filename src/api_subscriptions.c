@@ -135,28 +135,20 @@ api_subs_list(struct http_req *req)
 		    topic);
 		return;
 	}
-	/* the view is sorted by topic; the list is by id */
 	items = json_array();
-	for (;;) {
-		const struct sub *next = NULL;
+	for (i = catalog_sub_from(v, after + 1); i < v->nsubs && n < limit;
+	    i++) {
+		const struct sub *s = v->by_id[i];
 
-		for (i = 0; i < v->nsubs; i++) {
-			const struct sub *s = v->subs[i];
-
-			if (s->id <= after || (topic != NULL &&
-			    strcmp(s->topic, topic) != 0))
-				continue;
-			if (next == NULL || s->id < next->id)
-				next = s;
-		}
-		if (next == NULL || n == limit) {
-			more = next != NULL;
-			break;
-		}
-		json_array_append_new(items, api_sub_json(app, next));
-		after = next->id;
+		if (topic != NULL && strcmp(s->topic, topic) != 0)
+			continue;
+		json_array_append_new(items, api_sub_json(app, s));
+		after = s->id;
 		n++;
 	}
+	/* a full page has a next one only if a matching subscription follows */
+	for (more = 0; n == limit && i < v->nsubs && !more; i++)
+		more = topic == NULL || strcmp(v->by_id[i]->topic, topic) == 0;
 	page = json_object();
 	json_object_set_new(page, "items", items);
 	json_object_set_new(page, "next_cursor", more ?

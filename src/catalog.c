@@ -52,6 +52,7 @@ catalog_view_free(struct catalog_view *v)
 	for (i = 0; i < v->nsubs; i++)
 		sub_free(v->subs[i]);
 	free(v->subs);
+	free(v->by_id);
 	free(v);
 }
 
@@ -122,6 +123,8 @@ catalog_load_subs(struct catalog *c, struct catalog_view *v)
 		v->subs[v->nsubs++] = s;
 	}
 	sub_rows_free(rows, n);
+	/* store_subs_all reads them in id order */
+	v->by_id = xmemdup(v->subs, (v->nsubs + 1) * sizeof *v->subs);
 	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
 	return 0;
 }
@@ -248,13 +251,26 @@ catalog_topic_subs(const struct catalog_view *v, int64_t topic_id, size_t *n)
 	return v->subs + lo;
 }
 
+/* The index in by_id of the first subscription with an id >= id. */
+size_t
+catalog_sub_from(const struct catalog_view *v, int64_t id)
+{
+	size_t lo = 0, hi = v->nsubs, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (v->by_id[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const struct sub *
 catalog_sub(const struct catalog_view *v, int64_t id)
 {
-	size_t i;
+	size_t i = catalog_sub_from(v, id);
 
-	for (i = 0; i < v->nsubs; i++)
-		if (v->subs[i]->id == id)
-			return v->subs[i];
-	return NULL;
+	return i < v->nsubs && v->by_id[i]->id == id ? v->by_id[i] : NULL;
 }

@@ -26,6 +26,7 @@ struct catalog_view {
 	struct catalog_topic *topics; /* sorted by name */
 	size_t ntopics;
 	struct sub **subs;	      /* sorted by topic id, then id */
+	struct sub **by_id;	      /* the same, sorted by id */
 	size_t nsubs;
 	int refs; /* readers holding it, plus one while it is current */
 };
@@ -47,5 +48,7 @@ const struct catalog_topic *catalog_topic_by_id(const struct catalog_view *,
 struct sub *const *catalog_topic_subs(const struct catalog_view *,
     int64_t topic_id, size_t *n);
 const struct sub *catalog_sub(const struct catalog_view *, int64_t id);
+/* Where in by_id the subscriptions with an id >= id start. */
+size_t catalog_sub_from(const struct catalog_view *, int64_t id);
 
 #endif

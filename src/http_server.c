@@ -196,17 +196,7 @@ http_req_app(struct http_req *req)
 	return req->srv->app;
 }
 
-const char *
-http_req_method(struct http_req *req)
-{
-	return req->method;
-}
 
-const char *
-http_req_path(struct http_req *req)
-{
-	return req->path;
-}
 
 const char *
 http_req_param(struct http_req *req, int i)

@@ -31,8 +31,6 @@ const char *http_server_address(struct http_server *);
 void http_server_stop(struct http_server *, int wait_ms);
 
 struct app *http_req_app(struct http_req *);
-const char *http_req_method(struct http_req *);
-const char *http_req_path(struct http_req *);
 /* The i-th "*" segment of the route pattern, percent-decoded. */
 const char *http_req_param(struct http_req *, int i);
 const char *http_req_query(struct http_req *, const char *name);

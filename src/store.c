@@ -31,7 +31,6 @@ enum stmt {
 	S_EVENT_DUP,
 	S_EVENT_GET,
 	S_EVENTS_LIST,
-	S_EVENT_COUNT,
 	S_TOPIC_INSERT,
 	S_TOPIC_UPDATE,
 	S_TOPIC_DELETE,
@@ -110,7 +109,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "WHERE (?1 = 0 OR e.topic_id = ?1) AND e.msg > ?2 "
 	    "AND (?3 IS NULL OR e.type = ?3) AND (?4 IS NULL OR e.source = ?4) "
 	    "ORDER BY e.msg LIMIT ?5",
-	[S_EVENT_COUNT] = "SELECT count(*) FROM events WHERE topic_id = ?",
 	[S_TOPIC_INSERT] = "INSERT INTO topics (name, description, "
 	    "publish_token, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
 	[S_TOPIC_UPDATE] = "UPDATE topics SET description = ?, "
@@ -1274,26 +1272,6 @@ store_events_list(struct store *st, const struct event_query *q,
 	return rc;
 }
 
-int
-store_event_count(struct store *st, int64_t topic_id, int64_t *count)
-{
-	struct store_conn *c = store_reader(st);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL || (s = store_stmt(c, S_EVENT_COUNT)) == NULL) {
-		if (c != NULL)
-			store_reader_put(st, c);
-		return STORE_FAILED;
-	}
-	sqlite3_bind_int64(s, 1, topic_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*count = sqlite3_column_int64(s, 0);
-	store_done_stmt(s);
-	store_reader_put(st, c);
-	return rc == SQLITE_ROW ? STORE_OK : STORE_FAILED;
-}
 
 /* ---- generic binding ----------------------------------------------- */
 

@@ -130,7 +130,6 @@ int store_topics_list(struct store *, const char *after, int limit,
 int store_event_get(struct store *, int64_t msg, struct event_row *);
 int store_events_list(struct store *, const struct event_query *,
     struct event_row **rows, size_t *n);
-int store_event_count(struct store *, int64_t topic_id, int64_t *count);
 
 void topic_row_clear(struct topic_row *);
 void topic_rows_free(struct topic_row *, size_t);
