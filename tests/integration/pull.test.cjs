@@ -10,19 +10,11 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start, sleep, assertProblem, SLUICED } = require('../lib/sluice.cjs');
+const { start, sleep, assertProblem, timingSlack } =
+    require('../lib/sluice.cjs');
 
 const WAIT = 15000;
-/* ASan+UBSan builds run several times slower: allow more. */
-const SANITIZED = (() => {
-	try {
-		return require('node:fs').readFileSync(SLUICED).includes('__asan_init');
-	} catch (e) {
-		return false;
-	}
-})();
-const SLACK = 700 + (SANITIZED ? 1400 : 0) +
-    Number(process.env.SLUICE_TEST_SLACK_MS || 0);
+const SLACK = timingSlack(700);
 
 let s;
 let nTopic = 0;

@@ -502,8 +502,28 @@ function assertProblem(r, status, attribute) {
 	return r.json;
 }
 
+/* ASan+UBSan builds of sluiced run several times slower than plain ones. */
+const SANITIZED = (() => {
+	try {
+		return fs.readFileSync(SLUICED).includes('__asan_init');
+	} catch (e) {
+		return false;
+	}
+})();
+
+/*
+ * How late a timed event (a retry after a pause, a lease's end) may come:
+ * base ms, more under sanitizers, plus SLUICE_TEST_SLACK_MS on a loaded
+ * machine.
+ */
+function timingSlack(base)
+{
+	return base + (SANITIZED ? 1400 : 0) +
+	    Number(process.env.SLUICE_TEST_SLACK_MS || 0);
+}
+
 module.exports = {
-	SLUICED, TOP_SRCDIR, TOP_BUILDDIR,
+	SLUICED, TOP_SRCDIR, TOP_BUILDDIR, SANITIZED, timingSlack,
 	start, run, api, rawRequest, tempDir, sleep, assertProblem, ceHeaders,
 	childEnv,
 };
