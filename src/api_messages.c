@@ -350,8 +350,8 @@ msg_op_reply(struct http_req *req, void *arg, int rc)
 	}
 	if (op->action == A_PAUSE || op->action == A_RESUME)
 		dispatcher_pause(app->dispatcher, op->sub_id, op->until);
-	else if (op->action == A_RETRY)
-		dispatcher_wake(app->dispatcher, op->sub_id);
+	else
+		dispatcher_requeue(app->dispatcher, op->sub_id);
 	if (op->action >= A_RETRY) {
 		http_reply_json(req, 200, json_pack("{sI}", "affected",
 		    (json_int_t)op->affected));

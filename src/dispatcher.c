@@ -9,9 +9,12 @@
  * Nothing polls: ingest, pause ends and completions wake the workers, and
  * an idle worker sleeps in curl_multi_poll until then.
  *
- * A worker takes a ready subscription, reads its due messages (in queue
- * order; with max_inflight 1 the head message blocks the rest), starts one
+ * A worker takes a ready subscription, takes its due messages (in queue
+ * order; with max_inflight 1 the head message blocks the rest) from those
+ * read ahead in memory, or reads the next block of them, starts one
  * request on its own libcurl pool (deliver.c) and goes on to the next.  A
+ * failure, a retry, a purge or a change to the subscription drops what was
+ * read ahead: the queue is read again from its head.  A
  * finished request becomes a write job that records the attempt for every
  * message it carried, moves them to delivered or back to pending (dead at
  * max_attempts), and pauses the subscription by the outcome's class.  A
@@ -53,6 +56,14 @@
  * request slot, so it cannot crowd out healthy ones.
  */
 #define DISPATCH_MIN_PAUSE_MS 50
+/*
+ * Due messages are read from the store in blocks of this many per
+ * subscription and handed out from memory, while all the blocks together
+ * hold less than DUE_BUDGET bytes (past it, each read takes one request's
+ * worth).
+ */
+#define DUE_PREFETCH 32
+#define DUE_BUDGET (64 << 20)
 
 struct dsub {
 	int64_t id;
@@ -72,6 +83,10 @@ struct dsub {
 	int loaded;		/* status read from the store */
 	int delivers;		/* its state delivers and it is pushed to */
 	int64_t updated_at;	/* of the subscription as last loaded */
+	struct due_row *due;	/* prefetched due messages, in queue order */
+	size_t ndue, duepos;	/* rows in due; the next one to send */
+	size_t due_bytes;	/* what they hold */
+	unsigned due_gen;	/* counts the times they were forgotten */
 	struct dsub *next;	/* ready list */
 };
 
@@ -93,6 +108,7 @@ struct dispatcher {
 	struct dsub **subs;	/* sorted by id; never freed before stop */
 	size_t nsubs;
 	struct dsub *ready_head, *ready_tail;
+	size_t due_bytes;	/* held by all prefetched messages */
 	struct timer *heap;	/* min-heap on at */
 	size_t nheap, heapsize;
 	struct worker *workers;
@@ -241,6 +257,81 @@ dsub_get(struct dispatcher *d, int64_t id)
 	return ds;
 }
 
+static size_t
+due_row_size(const struct due_row *r)
+{
+	return sizeof *r + (r->ev.attrs ? strlen(r->ev.attrs) : 0) +
+	    r->ev.data_len;
+}
+
+/*
+ * Drops a subscription's prefetched messages: the store's view of its
+ * queue changed in a way they do not show (a failure, a retry, a purge, a
+ * change to the subscription).
+ */
+static void
+dsub_forget(struct dispatcher *d, struct dsub *ds)
+{
+	size_t i;
+
+	for (i = ds->duepos; i < ds->ndue; i++)
+		event_row_clear(&ds->due[i].ev);
+	free(ds->due);
+	ds->due = NULL;
+	ds->ndue = ds->duepos = 0;
+	d->due_bytes -= ds->due_bytes;
+	ds->due_bytes = 0;
+	ds->due_gen++;
+}
+
+/* Keeps the rows just read as the prefetched messages (none held). */
+static void
+dsub_fill(struct dispatcher *d, struct dsub *ds, struct due_row *rows,
+    size_t n)
+{
+	size_t i;
+
+	ds->due = rows;
+	ds->ndue = n;
+	ds->duepos = 0;
+	for (i = 0; i < n; i++)
+		ds->due_bytes += due_row_size(&rows[i]);
+	d->due_bytes += ds->due_bytes;
+}
+
+/*
+ * Moves up to max leading prefetched messages that are due into r; returns
+ * how many.  *head_at: when the first one left is due (0: none left).
+ */
+static size_t
+dsub_take(struct dispatcher *d, struct dsub *ds, struct request *r,
+    size_t max, int64_t now, int64_t *head_at)
+{
+	size_t n = 0, i, size;
+
+	while (n < max && ds->duepos + n < ds->ndue &&
+	    ds->due[ds->duepos + n].next_attempt_at <= now)
+		n++;
+	if (n > 0) {
+		r->rows = xcalloc(n, sizeof *r->rows);
+		for (i = 0; i < n; i++) {
+			r->rows[i] = ds->due[ds->duepos + i];
+			size = due_row_size(&r->rows[i]);
+			ds->due_bytes -= size;
+			d->due_bytes -= size;
+		}
+		ds->duepos += n;
+		r->n = n;
+	}
+	if (ds->duepos == ds->ndue) {
+		free(ds->due);
+		ds->due = NULL;
+		ds->ndue = ds->duepos = 0;
+	}
+	*head_at = ds->ndue > 0 ? ds->due[ds->duepos].next_attempt_at : 0;
+	return n;
+}
+
 static void
 dispatcher_kick(struct dispatcher *d)
 {
@@ -286,8 +377,10 @@ sched_take(struct dispatcher *d, const struct catalog_view *v, int64_t now,
 		ds->ready = 0;
 		s = catalog_sub(v, ds->id);
 		if (s == NULL || s->pull || !sub_state_delivers(s->state) ||
-		    !ds->loaded)
+		    !ds->loaded) {
+			dsub_forget(d, ds);
 			continue;
+		}
 		if (ds->paused_until > now) {
 			if (ds->paused_until != INT64_MAX)
 				timer_push(d, ds, ds->paused_until);
@@ -363,6 +456,12 @@ request_cancel(struct dispatcher *d, struct request *r, int64_t wait_until)
 	pthread_mutex_lock(&d->lock);
 	ds->inflight--;
 	ds->claiming = 0;
+	if (r->n > 0) {
+		/* taken but not sent: read them again */
+		dsub_forget(d, ds);
+		if (ds->inflight == 0 && ds->settling == 0)
+			ds->claimed_upto = 0;
+	}
 	if (wait_until > 0)
 		timer_push(d, ds, wait_until);
 	else if (ds->again)
@@ -379,8 +478,10 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	struct dispatcher *d = w->d;
 	const struct sub *s = r->sub;
 	struct deliver_sub dsub;
+	struct due_row *rows;
 	int64_t after, at = 0;
-	size_t i, n;
+	size_t i, n, nrows, limit;
+	unsigned gen;
 	int strict = s->max_inflight == 1;
 
 	request_sub(s, d->origin, &dsub);
@@ -396,22 +497,33 @@ request_start(struct worker *w, struct request *r, int64_t now)
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
+	n = dsub_take(d, r->ds, r, s->batch_size, now, &at);
 	/* skip what other requests carry, or delivered but not yet written */
 	after = r->ds->inflight > 1 || r->ds->settling > 0 ?
 	    r->ds->claimed_upto : 0;
+	limit = d->due_bytes < DUE_BUDGET && s->batch_size < DUE_PREFETCH ?
+	    DUE_PREFETCH : s->batch_size;
+	gen = r->ds->due_gen;
 	pthread_mutex_unlock(&d->lock);
-	if (store_due(d->app->store, s->id, strict, after, now,
-	    (int)s->batch_size, &r->rows, &r->n) != STORE_OK) {
-		request_cancel(d, r, now + 1000);
-		return;
+	if (n == 0 && at == 0) {
+		if (store_due(d->app->store, s->id, strict, after, now,
+		    (int)limit, &rows, &nrows) != STORE_OK) {
+			request_cancel(d, r, now + 1000);
+			return;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (gen == r->ds->due_gen && r->ds->ndue == 0) {
+			dsub_fill(d, r->ds, rows, nrows);
+			n = dsub_take(d, r->ds, r, s->batch_size, now, &at);
+		} else {
+			/* forgotten meanwhile: what was read may be stale */
+			r->ds->again = 1;
+			due_rows_free(rows, nrows);
+		}
+		pthread_mutex_unlock(&d->lock);
 	}
-	/* strict order: send only the due run at the head of the queue */
-	for (n = 0; n < r->n && r->rows[n].next_attempt_at <= now; n++)
-		;
 	if (n == 0) {
-		if (r->n > 0)
-			at = r->rows[0].next_attempt_at;
-		else if (!strict)
+		if (at == 0 && !strict)
 			store_next_due(d->app->store, s->id, &at);
 		request_cancel(d, r, at > now ? at : 0);
 		return;
@@ -428,10 +540,6 @@ request_start(struct worker *w, struct request *r, int64_t now)
 		r->msgs[i].webhook_id = r->ids[i];
 		r->msgs[i].ev = r->evs[i];
 	}
-	/* rows past n stay unsent: forget them */
-	for (i = n; i < r->n; i++)
-		event_row_clear(&r->rows[i].ev);
-	r->n = n;
 	pthread_mutex_lock(&d->lock);
 	r->ds->claiming = 0;
 	r->ds->inflight_msgs += (int)n;
@@ -550,6 +658,7 @@ outcome_done(void *arg, int rc)
 	struct dsub *ds = r->ds;
 	int64_t now = fmt_now_ms();
 	size_t i;
+	int kick = 0;
 
 	if (rc != STORE_OK)
 		log_error("dispatch", "subscription %lld: the attempt could not "
@@ -576,6 +685,7 @@ outcome_done(void *arg, int rc)
 		ds->failures = 0;
 	} else {
 		ds->failures = o->failures;
+		dsub_forget(d, ds);
 		/* an operator's pause wins over an error's */
 		if (!dsub_manual(ds, now)) {
 			ds->paused_until = now + o->pause_ms;
@@ -586,14 +696,19 @@ outcome_done(void *arg, int rc)
 	/* nothing on its way: read the queue from its head again */
 	if (ds->inflight == 0 && ds->settling == 0)
 		ds->claimed_upto = 0;
-	if (ds->paused_until > now && ds->paused_until != INT64_MAX)
+	/* a success released early was made ready when it came back */
+	if (ds->paused_until > now && ds->paused_until != INT64_MAX) {
 		timer_push(d, ds, ds->paused_until);
-	else if (ds->paused_until <= now)
+		kick = 1; /* workers sleep until the next timer they know */
+	} else if (ds->paused_until <= now && (!o->early || ds->again)) {
 		ready_push(d, ds);
+		kick = 1;
+	}
 	pthread_mutex_unlock(&d->lock);
 	for (i = 0; i < o->hits.n; i++)
 		dispatcher_wake(d, o->hits.ids[i]);
-	dispatcher_kick(d);
+	if (kick)
+		dispatcher_kick(d);
 	if (log_enabled(LOGL_DEBUG))
 		log_debug("dispatch", "subscription %lld: %zu message(s) %s "
 		    "status %d in %lld ms%s", (long long)r->sub->id, r->n,
@@ -916,8 +1031,10 @@ dispatcher_load(struct dispatcher *d)
 			ds->validated = st.validated;
 			ds->loaded = 1;
 			sub_status_clear(&st);
-		} else
+		} else {
 			ds->validated = 0; /* a change runs the handshake again */
+			dsub_forget(d, ds);
+		}
 		ds->updated_at = s->updated_at;
 		ds->delivers = !s->pull && sub_state_delivers(s->state);
 		if (ds->delivers)
@@ -1003,8 +1120,10 @@ dispatcher_stop(struct dispatcher *d)
 	store_run(d->app->store, dispatcher_barrier, NULL, 0);
 	for (w = 0; w < d->nworkers; w++)
 		deliver_free(d->workers[w].dl);
-	for (i = 0; i < d->nsubs; i++)
+	for (i = 0; i < d->nsubs; i++) {
+		dsub_forget(d, d->subs[i]);
 		free(d->subs[i]);
+	}
 	free(d->subs);
 	free(d->heap);
 	free(d->workers);
@@ -1038,6 +1157,20 @@ dispatcher_wake(struct dispatcher *d, int64_t sub_id)
 	pthread_mutex_unlock(&d->lock);
 	if (kick)
 		dispatcher_kick(d);
+}
+
+void
+dispatcher_requeue(struct dispatcher *d, int64_t sub_id)
+{
+	struct dsub *ds;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if ((ds = dsub_find(d, sub_id)) != NULL)
+		dsub_forget(d, ds);
+	pthread_mutex_unlock(&d->lock);
+	dispatcher_wake(d, sub_id);
 }
 
 void

@@ -509,6 +509,33 @@ test('purge by state and by message ids; bad targets are 400 naming the field', 
 	await s.stop();
 });
 
+test('purge while a push subscription is busy: purged messages are not sent afterwards', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	sink.always({ status: 200, delayMs: 200 });
+	const a = await createSub(s, { sink: `${sink.url}/slow` });
+	const evs = [];
+	for (let i = 0; i < 40; i++)
+		evs.push({ id: `p${i}`, source: '/s', type: 't' });
+	const r = await s.publishBatch(evs);
+	assert.equal(r.status, 202, r.text);
+	await sink.waitFor(1, 5000);
+	const p = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`,
+	    { state: 'pending' });
+	assert.equal(p.status, 200, p.text);
+	const purged = p.json.affected;
+	assert.ok(purged >= 37, `purged ${purged} of 40`);
+	const seen = sink.requests.length;
+	await sleep(1000);
+	/* at most the one on its way when the purge committed */
+	assert.ok(sink.requests.length <= seen + 1,
+	    `${sink.requests.length - seen} sent after the purge`);
+	assert.equal(purged + sink.requests.length >= 40 - 1, true);
+	const q = (await sub(s, a.id)).status.queue;
+	assert.equal(q.pending, 0);
+	await s.stop();
+});
+
 test('a duplicate is not queued twice; a refused batch queues nothing', async (t) => {
 	const s = await start({ t });
 	const a = await createSub(s, { delivery_method: 'pull', state: 'pub_only' });
