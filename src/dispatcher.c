@@ -829,6 +829,9 @@ worker_main(void *arg)
 			request_start(w, r, now);
 			pthread_mutex_lock(&d->lock);
 		}
+		/* taking may have set timers (rate limits, not-yet-due heads) */
+		if (d->nheap > 0 && d->heap[0].at - now < wait)
+			wait = d->heap[0].at - now;
 		pthread_mutex_unlock(&d->lock);
 		if (wait > DISPATCH_IDLE_MS)
 			wait = DISPATCH_IDLE_MS;
