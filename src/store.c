@@ -254,7 +254,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "WHERE id = ?1",
 	[S_RECOVER] = "UPDATE deliveries SET state = 'pending' "
 	    "WHERE state = 'inflight' AND lease_until IS NULL",
-	/* deliveries_by_age */
+	/* deliveries_delivered_by_age */
 	[S_RETIRE_DELIVERIES] = "DELETE FROM deliveries WHERE (sub_id, msg) IN "
 	    "(SELECT sub_id, msg FROM deliveries WHERE state = 'delivered' "
 	    "AND updated_at < ?1 LIMIT ?2)",
