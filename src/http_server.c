@@ -3,8 +3,9 @@
  * that include microhttpd.h.  Owns the route table and the plumbing every
  * handler shares: per-request state (allocated on the first callback, freed
  * in the completion callback), body accumulation capped at max_body (a
- * declared length over it is a 413 before any byte is read; a chunked body
- * over it is discarded as it arrives), bearer auth, JSON and problem+json
+ * declared length over it is a 413, after reading and dropping the body if
+ * it is no more than HTTP_DRAIN_FACTOR times the limit; a chunked body over
+ * it is discarded as it arrives), bearer auth, JSON and problem+json
  * replies, and suspended connections for replies that come from the store's
  * writer thread.
  *
@@ -34,6 +35,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "xmalloc.h"
+
+/* A body declared up to this many times max_body is read before its 413. */
+#define HTTP_DRAIN_FACTOR 4
 
 enum http_auth {
 	AUTH_NONE,  /* open: ingest (topics check their own token), health */
@@ -566,7 +570,8 @@ static void
 http_begin(struct http_req *req)
 {
 	const struct config *cfg = req->srv->app->cfg;
-	const char *cl;
+	const char *cl, *expect;
+	unsigned long long len;
 	struct buf allow;
 
 	buf_init(&allow, 0);
@@ -601,8 +606,21 @@ http_begin(struct http_req *req)
 		return;
 	}
 	cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > (uint64_t)cfg->max_body)
+	if (cl == NULL || (len = strtoull(cl, NULL, 10)) <=
+	    (uint64_t)cfg->max_body)
+		return;
+	/*
+	 * A client that waits for 100 Continue, or would send more than a few
+	 * times the limit, is answered now.  One already sending a body of
+	 * modest size is read to its end (and the body dropped) first: a
+	 * close with its bytes unread would reset the connection, and the
+	 * client could lose the 413 in the middle of writing (RFC 9112, 9.6).
+	 */
+	expect = http_req_header(req, MHD_HTTP_HEADER_EXPECT);
+	if (expect != NULL || len > (uint64_t)cfg->max_body * HTTP_DRAIN_FACTOR)
 		http_too_large(req);
+	else
+		req->too_large = 1;
 }
 
 static enum MHD_Result

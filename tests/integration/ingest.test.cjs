@@ -7,6 +7,7 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const http = require('node:http');
 const { start, assertProblem } = require('../lib/sluice.cjs');
 
 const MIB = 1024 * 1024;
@@ -449,6 +450,41 @@ test('413 for a 1 MiB + 1 body with Content-Length, and the server keeps serving
 	assert.match(r.headers['content-type'], /application\/problem\+json/);
 	assert.equal(r.json.status, 413);
 	const ok = { id: uid('after413'), source: '/s', type: 't' };
+	assertAccepted(await s.publishStructured(ok), [ok]);
+});
+
+/* Sends only the head of a request with a body; resolves with the answer,
+ * or with 'continue' if the server asked for the body. */
+function headOnly(headers) {
+	const u = new URL(s.url);
+	return new Promise((resolve, reject) => {
+		const req = http.request({ host: u.hostname, port: u.port,
+			method: 'POST', path: '/events', headers, agent: false });
+		req.on('continue', () => { resolve({ status: 'continue' });
+			req.destroy(); });
+		req.on('response', (res) => {
+			res.resume();
+			resolve({ status: res.statusCode });
+			req.destroy();
+		});
+		req.on('error', reject);
+		req.flushHeaders();
+	});
+}
+
+test('413 at once, before any body is sent, for Expect: 100-continue or a length far over the limit', async () => {
+	const ct = 'application/cloudevents+json';
+	let r = await headOnly({ 'content-type': ct, expect: '100-continue',
+		'content-length': String(MIB + 1) });
+	assert.equal(r.status, 413);
+	r = await headOnly({ 'content-type': ct,
+		'content-length': String(64 * MIB) });
+	assert.equal(r.status, 413);
+	/* within the limit, the server asks for the body */
+	r = await headOnly({ 'content-type': ct, expect: '100-continue',
+		'content-length': '100' });
+	assert.equal(r.status, 'continue');
+	const ok = { id: uid('afterExpect'), source: '/s', type: 't' };
 	assertAccepted(await s.publishStructured(ok), [ok]);
 });
 
