@@ -90,11 +90,15 @@ struct dsub {
 	struct dsub *next;	/* ready list */
 };
 
+struct outcome;
+
 struct worker {
 	struct dispatcher *d;
 	pthread_t thread;
 	struct deliver *dl;
 	int requests;		/* in flight on this worker */
+	struct outcome **done;	/* finished this round, to record */
+	size_t ndone, donesize;
 };
 
 struct timer {
@@ -784,7 +788,57 @@ request_done(void *arg, const struct deliver_result *res)
 		    outcome_name(res->outcome), res->http_status,
 		    (long long)o->pause_ms);
 	}
-	store_submit(d->app->store, outcome_apply, outcome_done, o, 0);
+	if (r->w->ndone == r->w->donesize) {
+		r->w->donesize = r->w->donesize ? r->w->donesize * 2 : 64;
+		r->w->done = xrealloc(r->w->done, r->w->donesize *
+		    sizeof *r->w->done);
+	}
+	r->w->done[r->w->ndone++] = o;
+}
+
+/* The outcomes of one round of a worker, recorded in one write job. */
+struct outcomes {
+	struct outcome **o;
+	size_t n;
+};
+
+static int
+outcomes_apply(struct store_tx *tx, void *arg)
+{
+	struct outcomes *b = arg;
+	size_t i;
+	int rc = STORE_OK;
+
+	for (i = 0; i < b->n && rc == STORE_OK; i++)
+		rc = outcome_apply(tx, b->o[i]);
+	return rc;
+}
+
+static void
+outcomes_done(void *arg, int rc)
+{
+	struct outcomes *b = arg;
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		outcome_done(b->o[i], rc);
+	free(b->o);
+	free(b);
+}
+
+/* Hands what finished in this round to the writer (worker thread). */
+static void
+worker_record(struct worker *w)
+{
+	struct outcomes *b;
+
+	if (w->ndone == 0)
+		return;
+	b = xcalloc(1, sizeof *b);
+	b->o = xmemdup(w->done, w->ndone * sizeof *w->done);
+	b->n = w->ndone;
+	w->ndone = 0;
+	store_submit(w->d->app->store, outcomes_apply, outcomes_done, b, 0);
 }
 
 /* ---- workers ------------------------------------------------------- */
@@ -836,7 +890,9 @@ worker_main(void *arg)
 		if (wait > DISPATCH_IDLE_MS)
 			wait = DISPATCH_IDLE_MS;
 		deliver_run(w->dl, wait > 0 ? (int)wait : 0);
+		worker_record(w);
 	}
+	free(w->done);
 	return NULL;
 }
 
