@@ -76,6 +76,8 @@ sub_status_json(struct app *app, const struct sub *s)
 	    api_time_or_null(st.last_success_at));
 	json_object_set_new(o, "validation", json_string(
 	    validation[st.validated < 0 ? 0 : st.validated > 0 ? 2 : 1]));
+	json_object_set_new(o, "allowed_rate", st.validated > 0 &&
+	    st.allowed_rate > 0 ? json_integer(st.allowed_rate) : json_null());
 	sub_status_clear(&st);
 	return o;
 }

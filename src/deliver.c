@@ -102,6 +102,7 @@ struct deliver_xfer {
 	char denied_addr[INET6_ADDRSTRLEN];
 	char *retry_after; /* Retry-After of the last response */
 	char *allowed_origin;
+	char *allowed_rate;
 	int64_t started_at;
 	int64_t t0; /* monotonic ms */
 	deliver_done_fn done;
@@ -384,6 +385,7 @@ deliver_xfer_free(struct deliver_xfer *x)
 	buf_free(&x->keep);
 	free(x->retry_after);
 	free(x->allowed_origin);
+	free(x->allowed_rate);
 	free(x);
 }
 
@@ -686,12 +688,35 @@ deliver_on_header(char *p, size_t size, size_t nmemb, void *arg)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		free(x->retry_after);
 		free(x->allowed_origin);
-		x->retry_after = x->allowed_origin = NULL;
+		free(x->allowed_rate);
+		x->retry_after = x->allowed_origin = x->allowed_rate = NULL;
 	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		deliver_header_value(p + 12, n - 12, 64, &x->retry_after);
 	else if (n > 23 && strncasecmp(p, "WebHook-Allowed-Origin:", 23) == 0)
 		deliver_header_value(p + 23, n - 23, 1024, &x->allowed_origin);
+	else if (n > 21 && strncasecmp(p, "WebHook-Allowed-Rate:", 21) == 0)
+		deliver_header_value(p + 21, n - 21, 64, &x->allowed_rate);
 	return n;
+}
+
+/*
+ * WebHook-Allowed-Rate: a positive number of requests per minute, or "*"
+ * for no limit.  Anything else grants no limit either (0): the endpoint
+ * allowed the origin, and a garbled rate is not a refusal.
+ */
+static int64_t
+deliver_allowed_rate(const char *v)
+{
+	char *end;
+	long long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n <= 0)
+		return 0;
+	return (int64_t)n;
 }
 
 /* Retry-After (delta-seconds or an HTTP-date) in ms, or -1. */
@@ -760,6 +785,7 @@ deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
 	if (x->origin != NULL) {
 		if (x->allowed_origin != NULL)
 			r->allowed_origin = xstrdup(x->allowed_origin);
+		r->allowed_rate = deliver_allowed_rate(x->allowed_rate);
 		if (status < 200 || status > 299) {
 			r->outcome = DELIVER_APP;
 			r->error = xasprintf("HTTP %ld", status);
@@ -956,6 +982,7 @@ deliver_handshake(struct deliver *d, const struct deliver_sub *sub,
 {
 	struct deliver_xfer *x;
 	const char *p;
+	char rate[32];
 
 	for (p = origin; *p != '\0'; p++)
 		if (*p == '\r' || *p == '\n')
@@ -964,6 +991,10 @@ deliver_handshake(struct deliver *d, const struct deliver_sub *sub,
 		return -1;
 	x->origin = xstrdup(origin);
 	deliver_header(x, "WebHook-Request-Origin", origin);
+	if (sub->request_rate > 0) {
+		snprintf(rate, sizeof rate, "%lld", (long long)sub->request_rate);
+		deliver_header(x, "WebHook-Request-Rate", rate);
+	}
 	deliver_setopts(x, sub);
 	curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "OPTIONS");
 	if (deliver_add(x) != 0) {

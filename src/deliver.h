@@ -36,6 +36,8 @@ struct deliver_sub {
 	const char *origin;	    /* sent as Origin on deliveries (the
 				       webhook spec's handshake origin), or
 				       NULL */
+	int64_t request_rate;	    /* handshake: WebHook-Request-Rate to ask
+				       for, per minute; 0: none */
 };
 
 /* One event in a request. */
@@ -61,6 +63,8 @@ struct deliver_result {
 	int64_t started_at;	 /* ms since the epoch */
 	int64_t duration_ms;
 	char *allowed_origin;	 /* handshake: WebHook-Allowed-Origin or NULL */
+	int64_t allowed_rate;	 /* handshake: WebHook-Allowed-Rate, requests
+				    per minute; 0 for "*", none or invalid */
 };
 
 /* Settings of one struct deliver (strings are copied by deliver_new). */
@@ -106,7 +110,8 @@ int deliver_start(struct deliver *, const struct deliver_sub *,
     __attribute__((warn_unused_result));
 /*
  * Starts the CloudEvents webhook abuse-protection handshake: OPTIONS with
- * WebHook-Request-Origin: origin.  The outcome is DELIVER_OK when the
+ * WebHook-Request-Origin: origin, and WebHook-Request-Rate (per minute)
+ * when the subscription has a rate_limit.  The outcome is DELIVER_OK when the
  * endpoint allowed the origin (allowed_origin set), DELIVER_APP when it
  * answered without allowing it, DELIVER_TRANSPORT without an answer.
  */

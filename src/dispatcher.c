@@ -71,6 +71,7 @@ struct dsub {
 	char reason[16];	/* why it is paused */
 	int64_t failures;	/* consecutive failed attempts */
 	int validated;		/* handshake: -1 refused, 0 not yet, 1 ok */
+	int64_t allowed_rate;	/* it granted, per minute; 0: no limit */
 	int inflight;		/* requests in flight (claims included) */
 	int inflight_msgs;	/* messages those requests carry */
 	int settling;		/* delivered, "delivered" not yet committed */
@@ -447,6 +448,7 @@ request_sub(const struct sub *s, const char *origin, struct deliver_sub *ds)
 	ds->secret = s->secret;
 	ds->timeout_ms = s->timeout_ms;
 	ds->origin = origin;
+	ds->request_rate = s->rate_limit * 60;
 }
 
 static void request_done(void *, const struct deliver_result *);
@@ -483,7 +485,7 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	const struct sub *s = r->sub;
 	struct deliver_sub dsub;
 	struct due_row *rows;
-	int64_t after, at = 0;
+	int64_t after, at = 0, spacing, granted;
 	size_t i, n, nrows, limit;
 	unsigned gen;
 	int strict = s->max_inflight == 1;
@@ -549,9 +551,14 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	r->ds->inflight_msgs += (int)n;
 	if (r->rows[n - 1].msg > r->ds->claimed_upto)
 		r->ds->claimed_upto = r->rows[n - 1].msg;
+	spacing = pause_rate_spacing(s->rate_limit, (int64_t)n);
+	/* under the rate the endpoint granted in its handshake, too */
+	if (s->validate && r->ds->allowed_rate > 0 &&
+	    (granted = ((int64_t)n * 60000 + r->ds->allowed_rate - 1) /
+	    r->ds->allowed_rate) > spacing)
+		spacing = granted;
 	r->ds->next_slot_at = (r->ds->next_slot_at > now ?
-	    r->ds->next_slot_at : now) + pause_rate_spacing(s->rate_limit,
-	    (int64_t)n);
+	    r->ds->next_slot_at : now) + spacing;
 	/* with room for more, let another request of this sub start */
 	if (r->ds->inflight < s->max_inflight)
 		ready_push(d, r->ds);
@@ -585,7 +592,8 @@ static int
 outcome_handshake(struct store_tx *tx, struct outcome *o)
 {
 	return store_tx_sub_validated(tx, o->r->sub->id, o->ok ? 1 :
-	    o->res.outcome == DELIVER_APP ? -1 : 0);
+	    o->res.outcome == DELIVER_APP ? -1 : 0, o->ok ?
+	    o->res.allowed_rate : 0);
 }
 
 /* Writer thread: records the attempt of every message the request held. */
@@ -682,9 +690,11 @@ outcome_done(void *arg, int rc)
 		ds->inflight--;
 		ds->inflight_msgs -= (int)r->n;
 	}
-	if (r->handshake)
+	if (r->handshake) {
 		ds->validated = o->ok ? 1 : o->res.outcome == DELIVER_APP ? -1 :
 		    0;
+		ds->allowed_rate = o->ok ? o->res.allowed_rate : 0;
+	}
 	if (o->ok) {
 		ds->failures = 0;
 	} else {
@@ -1088,10 +1098,13 @@ dispatcher_load(struct dispatcher *d)
 			    st.pause_reason ? st.pause_reason : "");
 			ds->failures = st.failures;
 			ds->validated = st.validated;
+			ds->allowed_rate = st.allowed_rate;
 			ds->loaded = 1;
 			sub_status_clear(&st);
 		} else {
-			ds->validated = 0; /* a change runs the handshake again */
+			/* a change runs the handshake again */
+			ds->validated = 0;
+			ds->allowed_rate = 0;
 			dsub_forget(d, ds);
 		}
 		ds->updated_at = s->updated_at;

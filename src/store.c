@@ -127,8 +127,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "FROM counters WHERE name = 'subscription'), ?, ?, ?, ?, ?, ?, ?)",
 	/* a change may point it elsewhere: the handshake runs again */
 	[S_SUB_UPDATE] = "UPDATE subscriptions SET name = ?2, state = ?3, "
-	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0 "
-	    "WHERE id = ?1",
+	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0, "
+	    "allowed_rate = 0 WHERE id = ?1",
 	[S_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?",
 	[S_SUB_PAUSE] = "UPDATE subscriptions SET paused_until = ?2, "
 	    "pause_reason = ?3, failures = CASE WHEN ?2 = 0 THEN 0 "
@@ -142,8 +142,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
 	    "JOIN topics t ON t.id = s.topic_id WHERE s.id = ?",
 	[S_SUB_STATUS] = "SELECT paused_until, pause_reason, failures, "
-	    "validated, last_error, last_error_at, last_success_at "
-	    "FROM subscriptions WHERE id = ?",
+	    "validated, last_error, last_error_at, last_success_at, "
+	    "allowed_rate FROM subscriptions WHERE id = ?",
 	/* served by deliveries_by_state */
 	[S_SUB_COUNTS] = "SELECT state, count(*) FROM deliveries "
 	    "WHERE sub_id = ? GROUP BY state",
@@ -250,8 +250,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "last_success_at = ?2 WHERE id = ?1",
 	[S_SUB_STATE] = "UPDATE subscriptions SET state = ?2, "
 	    "updated_at = ?3 WHERE id = ?1",
-	[S_SUB_VALIDATED] = "UPDATE subscriptions SET validated = ?2 "
-	    "WHERE id = ?1",
+	[S_SUB_VALIDATED] = "UPDATE subscriptions SET validated = ?2, "
+	    "allowed_rate = ?3 WHERE id = ?1",
 	[S_RECOVER] = "UPDATE deliveries SET state = 'pending' "
 	    "WHERE state = 'inflight' AND lease_until IS NULL",
 	/* deliveries_delivered_by_age */
@@ -1513,6 +1513,7 @@ store_read_status(sqlite3_stmt *s, void *row)
 	r->last_error = store_col_text(s, 4);
 	r->last_error_at = sqlite3_column_int64(s, 5);
 	r->last_success_at = sqlite3_column_int64(s, 6);
+	r->allowed_rate = sqlite3_column_int64(s, 7);
 }
 
 struct store_count {
@@ -2015,10 +2016,11 @@ store_tx_sub_state(struct store_tx *tx, int64_t sub_id, const char *state)
 }
 
 int
-store_tx_sub_validated(struct store_tx *tx, int64_t sub_id, int validated)
+store_tx_sub_validated(struct store_tx *tx, int64_t sub_id, int validated,
+    int64_t allowed_rate)
 {
-	return store_tx_exec(tx, S_SUB_VALIDATED, NULL, "ii", sub_id,
-	    (int64_t)validated);
+	return store_tx_exec(tx, S_SUB_VALIDATED, NULL, "iii", sub_id,
+	    (int64_t)validated, allowed_rate);
 }
 
 int

@@ -164,6 +164,7 @@ struct sub_status {
 	char *last_error;      /* or NULL */
 	int64_t last_error_at; /* 0: never */
 	int64_t last_success_at;
+	int64_t allowed_rate;  /* granted by the handshake, per minute; 0 none */
 	int64_t count[4];      /* messages by enum delivery_state */
 };
 
@@ -353,8 +354,9 @@ int store_tx_sub_outcome(struct store_tx *, int64_t sub_id, int ok,
     const char *reason) __attribute__((warn_unused_result));
 int store_tx_sub_state(struct store_tx *, int64_t sub_id, const char *state)
     __attribute__((warn_unused_result));
-int store_tx_sub_validated(struct store_tx *, int64_t sub_id, int validated)
-    __attribute__((warn_unused_result));
+/* The handshake's result and the rate it granted (per minute, 0: none). */
+int store_tx_sub_validated(struct store_tx *, int64_t sub_id, int validated,
+    int64_t allowed_rate) __attribute__((warn_unused_result));
 /* At start: push deliveries left in flight by a crash are pending again. */
 int store_tx_recover(struct store_tx *, int64_t *count)
     __attribute__((warn_unused_result));

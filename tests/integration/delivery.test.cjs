@@ -593,6 +593,43 @@ test('validate: an OPTIONS with WebHook-Request-Origin comes first; an endpoint 
 	assert.equal((await getSub(sub.id)).status.validation, 'allowed');
 });
 
+test('validate: the handshake asks for rate_limit as WebHook-Request-Rate, and a WebHook-Allowed-Rate of 120/min spaces deliveries ~500 ms', async (t) => {
+	const tp = await topic();
+	const sink = await startSink({ t, answer: (rec) => rec.method === 'OPTIONS' ?
+	    { status: 200, headers: { 'webhook-allowed-origin': '*',
+		'webhook-allowed-rate': '120' } } : { status: 200 } });
+	const sub = await subscribe({ topic: tp, sink: sink.url, validate: true,
+	    rate_limit: 10, state: 'pub_only' });
+	for (let i = 1; i <= 4; i++)
+		await publish(tp, event(i));
+	await patch(sub.id, { state: 'pub_and_sub' });
+	const reqs = await sink.waitFor(5, WAIT);
+	assert.equal(reqs[0].method, 'OPTIONS');
+	assert.equal(reqs[0].headers['webhook-request-rate'], '600',
+	    'rate_limit 10/s asked for as 600 per minute');
+	const posts = reqs.slice(1);
+	assert.deepEqual(posts.map((r) => JSON.parse(r.text).id),
+	    [1, 2, 3, 4].map((i) => event(i).id));
+	for (let i = 1; i < posts.length; i++) {
+		const gap = posts[i].time - posts[i - 1].time;
+		assert.ok(gap >= 450 && gap <= 500 + SLACK,
+		    `granted 120/min: ${gap} ms between deliveries`);
+	}
+	const st = (await getSub(sub.id)).status;
+	assert.equal(st.validation, 'allowed');
+	assert.equal(st.allowed_rate, 120);
+	/* a change runs the handshake again; "*" grants no limit */
+	sink.always((rec) => rec.method === 'OPTIONS' ?
+	    { status: 200, headers: { 'webhook-allowed-origin': '*',
+		'webhook-allowed-rate': '*' } } : { status: 200 });
+	await patch(sub.id, { rate_limit: 0 });
+	await publish(tp, event(5));
+	await sink.waitFor(7, WAIT);
+	assert.equal(sink.requests[5].method, 'OPTIONS');
+	assert.equal(sink.requests[5].headers['webhook-request-rate'], undefined);
+	assert.equal((await getSub(sub.id)).status.allowed_rate, null);
+});
+
 test('validate: an endpoint that does not allow the origin gets no event, and its status says "validation":"refused"', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t, answer: (rec) => rec.method === 'OPTIONS' ?
