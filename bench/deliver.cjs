@@ -13,14 +13,16 @@
  *       PATCHes the subscriptions to pub_and_sub and waits until
  *       sluice_messages_delivered_total (GET /metrics) has grown by TARGET
  *       or TIMEOUT_S passed; prints "DRAIN delivered=N ms=T rate=R"
- *   latency BASE TOPIC RATE SECONDS [FIELDS-JSON]
+ *   latency BASE TOPIC RATE SECONDS [FIELDS-JSON [WARMUP_S]]
  *       starts a sink on a free loopback port that timestamps each receipt,
  *       subscribes it to TOPIC, publishes RATE events/s (one per request,
- *       structured, keep-alive) for SECONDS, waits for the last, and prints
+ *       structured, keep-alive) for WARMUP_S (default 2; connections open,
+ *       JIT warms up: not counted) and then SECONDS, waits for the last,
+ *       and prints
  *       "LATENCY n=N lost=L p50_us=.. p90_us=.. p99_us=.. max_us=..
  *       send_p50_us=.. send_p99_us=.. achieved=R"; latency is from the 202
- *       arriving at the publisher to the event arriving at the sink (send_*:
- *       from the request being sent).
+ *       arriving at the publisher to the event arriving at the sink, 0 when
+ *       the sink had it first (send_*: from the request being sent).
  */
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
@@ -153,7 +155,7 @@ function pct(sorted, p) {
 	    Math.floor(p / 100 * sorted.length))];
 }
 
-async function latency(base, topic, rate, seconds, fields) {
+async function latency(base, topic, rate, seconds, fields, warmupS = '2') {
 	const got = new Map();	/* id -> receipt time */
 	const sink = http.createServer((req, res) => {
 		const chunks = [];
@@ -179,12 +181,14 @@ async function latency(base, topic, rate, seconds, fields) {
 	await must(request(base, 'POST', '/api/v1/subscriptions',
 	    Object.assign({ topic, sink: `${sinkUrl}/latency` }, extra)), 201,
 	    'create subscription');
-	const n = Math.round(Number(rate) * Number(seconds));
+	const warm = Math.round(Number(rate) * Number(warmupS));
+	const n = warm + Math.round(Number(rate) * Number(seconds));
 	const sent = new Map();	/* id -> [send time, 202 time] */
 	const interval = 1000 / Number(rate);
 	const t0 = now();
 	const inflight = [];
 	const refused = new Map();	/* answers other than 202, by status */
+	let warmed = 0;
 	for (let i = 0; i < n; i++) {
 		const due = t0 + i * interval;
 		const wait = due - now();
@@ -195,8 +199,10 @@ async function latency(base, topic, rate, seconds, fields) {
 		inflight.push(request(base, 'POST', `/topics/${topic}/events`,
 		    JSON.stringify(event(id)), { 'content-type':
 			'application/cloudevents+json' }).then((r) => {
-			if (r.status === 202)
+			if (r.status === 202 && i >= warm)
 				sent.set(id, [at, r.at]);
+			else if (r.status === 202)
+				warmed++;
 			else
 				refused.set(r.status, (refused.get(r.status) || 0) + 1);
 		}, (e) => refused.set(e.code, (refused.get(e.code) || 0) + 1)));
@@ -204,13 +210,14 @@ async function latency(base, topic, rate, seconds, fields) {
 	await Promise.all(inflight);
 	const achieved = n / ((now() - t0) / 1000);
 	const deadline = now() + 30000;
-	while (got.size < sent.size && now() < deadline)
+	while (got.size < sent.size + warmed && now() < deadline)
 		await new Promise((r) => setTimeout(r, 50));
 	const lat = [], lsend = [];
 	for (const [id, [s, a]] of sent) {
 		if (!got.has(id))
 			continue;
-		lat.push((got.get(id) - a) * 1000);
+		/* < 0: at the sink before the 202 reached the publisher */
+		lat.push(Math.max(0, (got.get(id) - a) * 1000));
 		lsend.push((got.get(id) - s) * 1000);
 	}
 	lat.sort((a, b) => a - b);
@@ -220,7 +227,8 @@ async function latency(base, topic, rate, seconds, fields) {
 	    `p50_us=${f(pct(lat, 50))} p90_us=${f(pct(lat, 90))} ` +
 	    `p99_us=${f(pct(lat, 99))} max_us=${f(lat[lat.length - 1] || 0)} ` +
 	    `send_p50_us=${f(pct(lsend, 50))} send_p99_us=${f(pct(lsend, 99))} ` +
-	    `achieved=${Math.round(achieved)} not202=${n - sent.size}` +
+	    `achieved=${Math.round(achieved)} ` +
+	    `not202=${n - sent.size - warmed}` +
 	    (refused.size ? ` (${[...refused].map(([k, v]) => `${k}:${v}`)})` : ''));
 	agent.destroy();
 	sink.closeAllConnections();

@@ -77,7 +77,6 @@ enum stmt {
 	S_SUB_VALIDATED,
 	S_RECOVER,
 	S_RETIRE_DELIVERIES,
-	S_RETIRE_ATTEMPTS,
 	S_RETIRE_EVENTS,
 	S_LEASE,
 	S_RECEIPT,
@@ -133,7 +132,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SUB_PAUSE] = "UPDATE subscriptions SET paused_until = ?2, "
 	    "pause_reason = ?3, failures = CASE WHEN ?2 = 0 THEN 0 "
 	    "ELSE failures END WHERE id = ?1",
-	[S_RESUME_DUE] = "UPDATE deliveries SET next_attempt_at = 0 "
+	[S_RESUME_DUE] = "UPDATE deliveries INDEXED BY deliveries_by_state "
+	    "SET next_attempt_at = 0 "
 	    "WHERE sub_id = ? AND state = 'pending' AND next_attempt_at > 0",
 	[S_SUBS_ALL] = "SELECT s.id, s.topic_id, t.name, s.name, s.state, "
 	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
@@ -157,11 +157,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "WHERE d.sub_id = ?1 AND d.msg > ?2 "
 	    "AND (?3 IS NULL OR instr(e.prefix, ?3) > 0) "
 	    "ORDER BY d.msg LIMIT ?4",
-	/* deliveries_by_state (sub_id, state, msg) */
+	/*
+	 * deliveries_by_state (sub_id, state, msg), named: without it the
+	 * planner walks the primary key through every message of the queue,
+	 * delivered ones included.
+	 */
 	[S_MESSAGES_STATE] = "SELECT d.msg, d.state, d.attempts, "
 	    "d.next_attempt_at, d.last_status, d.last_error, d.matched, "
 	    "d.updated_at, e.received_at, e.ce_id, e.source, e.type, e.prefix "
-	    "FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "FROM deliveries d INDEXED BY deliveries_by_state "
+	    "JOIN events e ON e.msg = d.msg "
 	    "WHERE d.sub_id = ?1 AND d.msg > ?2 "
 	    "AND (?3 IS NULL OR instr(e.prefix, ?3) > 0) AND d.state = ?5 "
 	    "ORDER BY d.msg LIMIT ?4",
@@ -212,18 +217,21 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "GROUP BY sub_id, state",
 	[S_SEALED] = "SELECT count(*) FROM subscriptions "
 	    "WHERE secret LIKE 'v1:%'",
-	/* deliveries_by_state (sub_id, state, msg) serves both */
+	/* deliveries_by_state (sub_id, state, msg), named (see above) */
 	[S_DUE_STRICT] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
-	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "e.received_at FROM deliveries d INDEXED BY deliveries_by_state "
+	    "JOIN events e ON e.msg = d.msg "
 	    "WHERE d.sub_id = ?1 AND d.state = 'pending' AND d.msg > ?3 "
 	    "ORDER BY d.msg LIMIT ?2",
 	[S_DUE_AFTER] = "SELECT d.msg, d.attempts, d.next_attempt_at, "
 	    "e.msg, e.topic_id, '', e.attrs, e.data_kind, e.data, "
-	    "e.received_at FROM deliveries d JOIN events e ON e.msg = d.msg "
+	    "e.received_at FROM deliveries d INDEXED BY deliveries_by_state "
+	    "JOIN events e ON e.msg = d.msg "
 	    "WHERE d.sub_id = ?1 AND d.state = 'pending' AND d.msg > ?3 "
 	    "AND d.next_attempt_at <= ?4 ORDER BY d.msg LIMIT ?2",
 	[S_NEXT_DUE] = "SELECT min(next_attempt_at) FROM deliveries "
+	    "INDEXED BY deliveries_by_state "
 	    "WHERE sub_id = ? AND state = 'pending'",
 	[S_ATTEMPT_INSERT] = "INSERT INTO attempts (sub_id, msg, started_at, "
 	    "duration_ms, outcome, http_status, error, response) "
@@ -252,16 +260,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "updated_at = ?3 WHERE id = ?1",
 	[S_SUB_VALIDATED] = "UPDATE subscriptions SET validated = ?2, "
 	    "allowed_rate = ?3 WHERE id = ?1",
+	/* deliveries_leased */
 	[S_RECOVER] = "UPDATE deliveries SET state = 'pending' "
 	    "WHERE state = 'inflight' AND lease_until IS NULL",
 	/* deliveries_delivered_by_age */
 	[S_RETIRE_DELIVERIES] = "DELETE FROM deliveries WHERE (sub_id, msg) IN "
 	    "(SELECT sub_id, msg FROM deliveries WHERE state = 'delivered' "
 	    "AND updated_at < ?1 LIMIT ?2)",
-	[S_RETIRE_ATTEMPTS] = "DELETE FROM attempts WHERE id IN (SELECT a.id "
-	    "FROM attempts a WHERE a.started_at < ?1 AND NOT EXISTS "
-	    "(SELECT 1 FROM deliveries d WHERE d.sub_id = a.sub_id "
-	    "AND d.msg = a.msg) ORDER BY a.id LIMIT ?2)",
 	[S_RETIRE_EVENTS] = "DELETE FROM events WHERE msg IN (SELECT e.msg "
 	    "FROM events e WHERE e.msg < ?1 AND NOT EXISTS (SELECT 1 FROM "
 	    "deliveries d WHERE d.msg = e.msg) ORDER BY e.msg LIMIT ?2)",
@@ -2040,10 +2045,7 @@ store_tx_retention(struct store_tx *tx, int64_t before, int limit,
 	rc = store_tx_exec(tx, S_RETIRE_DELIVERIES, &n, "ii", before,
 	    (int64_t)limit);
 	*removed += n;
-	if (rc == STORE_OK)
-		rc = store_tx_exec(tx, S_RETIRE_ATTEMPTS, &n, "ii", before,
-		    (int64_t)limit);
-	*removed += n;
+	/* their attempts go with them (trigger deliveries_attempts_gone) */
 	if (rc == STORE_OK)
 		rc = store_tx_exec(tx, S_RETIRE_EVENTS, &n, "ii", before << 20,
 		    (int64_t)limit);
