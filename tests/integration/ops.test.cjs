@@ -183,6 +183,15 @@ test('/metrics is Prometheus text whose counters move with ingest and ' +
 	assert.equal(val(m1, 'sluice_queue_messages',
 	    { subscription: held, state: 'pending' }), 3);
 	assert.ok(val(m1, 'sluice_resident_memory_bytes') > 1e6);
+	/* /api/v1/stats totals every queue by state: the gauges' sums */
+	const stats = (await s.api('GET', '/api/v1/stats')).json;
+	for (const state of ['pending', 'inflight', 'delivered', 'dead']) {
+		const sum = m1.samples.filter((x) => x.name ===
+		    'sluice_queue_messages' && x.labels.state === state)
+		    .reduce((a, x) => a + x.value, 0);
+		assert.equal(stats.queue[state], sum, `stats queue.${state}`);
+	}
+	assert.equal(stats.queue.delivered >= 3 && stats.queue.pending >= 3, true);
 
 	let h = await s.api('GET', '/healthz');
 	assert.equal(h.status, 200);
