@@ -60,6 +60,9 @@ enum stmt {
 	S_APPEVENT_INSERT,
 	S_APPEVENTS_LIST,
 	S_EVENTTYPE_UPSERT,
+	S_QCOUNT_ADD,
+	S_QCOUNT_ORPHANS,
+	S_DELIVERY_STATE,
 	S_EVENTTYPES_LIST,
 	S_TOTALS,
 	S_TOTAL_COUNTS,
@@ -145,8 +148,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "validated, last_error, last_error_at, last_success_at, "
 	    "allowed_rate FROM subscriptions WHERE id = ?",
 	/* served by deliveries_by_state */
-	[S_SUB_COUNTS] = "SELECT state, count(*) FROM deliveries "
-	    "WHERE sub_id = ? GROUP BY state",
+	/* queue_counts, kept with every change (store_tx_count) */
+	[S_SUB_COUNTS] = "SELECT state, n FROM queue_counts WHERE sub_id = ?",
 	[S_DELIVERY_INSERT] = "INSERT INTO deliveries (sub_id, msg, matched, "
 	    "updated_at) VALUES (?, ?, ?, ?)",
 	/* the primary key (sub_id, msg) serves both orders and cursors */
@@ -210,16 +213,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_TOTALS] = "SELECT (SELECT count(*) FROM topics), "
 	    "(SELECT count(*) FROM subscriptions), "
 	    "(SELECT count(*) FROM events)",
-	/*
-	 * Counted per queue in deliveries_by_state's order, then summed: a
-	 * plain GROUP BY state sorts every message first (3x slower).
-	 */
-	[S_TOTAL_COUNTS] = "SELECT state, sum(c) FROM (SELECT state, "
-	    "count(*) AS c FROM deliveries GROUP BY sub_id, state) "
+	[S_TOTAL_COUNTS] = "SELECT state, sum(n) FROM queue_counts "
 	    "GROUP BY state",
-	/* deliveries_by_state, in order */
-	[S_QUEUE_COUNTS] = "SELECT sub_id, state, count(*) FROM deliveries "
-	    "GROUP BY sub_id, state",
+	[S_QUEUE_COUNTS] = "SELECT sub_id, state, n FROM queue_counts "
+	    "WHERE n > 0 ORDER BY sub_id, state",
 	[S_SEALED] = "SELECT count(*) FROM subscriptions "
 	    "WHERE secret LIKE 'v1:%'",
 	/* deliveries_by_state (sub_id, state, msg), named (see above) */
@@ -241,17 +238,25 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ATTEMPT_INSERT] = "INSERT INTO attempts (sub_id, msg, started_at, "
 	    "duration_ms, outcome, http_status, error, response) "
 	    "VALUES (?, ?, ?, ?, ?, nullif(?, 0), ?, ?)",
+	/* ?5: the state it leaves (pending or inflight), for queue_counts */
 	[S_DELIVERY_DONE] = "UPDATE deliveries SET state = 'delivered', "
 	    "attempts = attempts + 1, last_status = nullif(?3, 0), "
 	    "last_error = NULL, lease_until = NULL, receipt = NULL, "
-	    "updated_at = ?4 WHERE sub_id = ?1 AND msg = ?2 "
-	    "AND state IN ('pending', 'inflight')",
+	    "updated_at = ?4 WHERE sub_id = ?1 AND msg = ?2 AND state = ?5",
+	/* queue_counts: the sums of a transaction, written before its commit */
+	[S_QCOUNT_ADD] = "INSERT INTO queue_counts (sub_id, state, n) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (sub_id, state) "
+	    "DO UPDATE SET n = n + ?3",
+	[S_QCOUNT_ORPHANS] = "DELETE FROM queue_counts WHERE sub_id NOT IN "
+	    "(SELECT id FROM subscriptions)",
+	[S_DELIVERY_STATE] = "SELECT state FROM deliveries "
+	    "WHERE sub_id = ? AND msg = ?",
 	[S_DELIVERY_FAIL] = "UPDATE deliveries SET attempts = attempts + 1, "
 	    "state = CASE WHEN attempts + 1 >= ?5 THEN 'dead' "
 	    "ELSE 'pending' END, next_attempt_at = ?6, "
 	    "last_status = nullif(?3, 0), last_error = ?4, lease_until = NULL, "
 	    "receipt = NULL, updated_at = ?7 WHERE sub_id = ?1 AND msg = ?2 "
-	    "AND state IN ('pending', 'inflight') RETURNING state",
+	    "AND state = ?8 RETURNING state",
 	/* an operator's pause (until resumed, or its end) wins */
 	[S_SUB_OUTCOME] = "UPDATE subscriptions SET failures = ?2, "
 	    "last_error = ?3, last_error_at = ?4, "
@@ -267,11 +272,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "allowed_rate = ?3 WHERE id = ?1",
 	/* deliveries_leased */
 	[S_RECOVER] = "UPDATE deliveries SET state = 'pending' "
-	    "WHERE state = 'inflight' AND lease_until IS NULL",
+	    "WHERE state = 'inflight' AND lease_until IS NULL RETURNING sub_id",
 	/* deliveries_delivered_by_age */
 	[S_RETIRE_DELIVERIES] = "DELETE FROM deliveries WHERE (sub_id, msg) IN "
 	    "(SELECT sub_id, msg FROM deliveries WHERE state = 'delivered' "
-	    "AND updated_at < ?1 LIMIT ?2)",
+	    "AND updated_at < ?1 LIMIT ?2) RETURNING sub_id",
 	[S_RETIRE_EVENTS] = "DELETE FROM events WHERE msg IN (SELECT e.msg "
 	    "FROM events e WHERE e.msg < ?1 AND NOT EXISTS (SELECT 1 FROM "
 	    "deliveries d WHERE d.msg = e.msg) ORDER BY e.msg LIMIT ?2)",
@@ -322,11 +327,26 @@ struct store_touches {
 	size_t n;
 };
 
+/* Changes to queue_counts: n messages more (or less) in a queue's state. */
+struct store_qcount {
+	int64_t sub_id;
+	int state;
+	int64_t n;
+};
+
+struct store_qcounts {
+	struct store_qcount *c;
+	size_t n, size;
+	int orphans; /* subscriptions went: drop their rows */
+};
+
 struct store_tx {
 	struct store *st;
 	int64_t now; /* ms since the epoch when the transaction began */
 	struct store_touches job;   /* event types the running job saw */
 	struct store_touches batch; /* those of the jobs that succeeded */
+	struct store_qcounts qjob;  /* queue count changes of the job */
+	struct store_qcounts qbatch; /* those of the jobs that succeeded */
 };
 
 #define STORE_READERS 32
@@ -563,7 +583,64 @@ store_tx_eventtype_touch(struct store_tx *tx, int64_t topic_id,
 	store_touch_add(&tx->job, topic_id, type, source, 1, msg);
 }
 
-/* Ends a job: its event types count only if it succeeded. */
+static void
+store_qcount_add(struct store_qcounts *q, int64_t sub_id, int state,
+    int64_t n)
+{
+	size_t i;
+
+	for (i = q->n; i > 0; i--)
+		if (q->c[i - 1].sub_id == sub_id && q->c[i - 1].state == state) {
+			q->c[i - 1].n += n;
+			return;
+		}
+	if (q->n == q->size) {
+		q->size = q->size ? q->size * 2 : 16;
+		q->c = xrealloc(q->c, q->size * sizeof *q->c);
+	}
+	q->c[q->n++] = (struct store_qcount){ sub_id, state, n };
+}
+
+static void
+store_qcounts_clear(struct store_qcounts *q)
+{
+	free(q->c);
+	memset(q, 0, sizeof *q);
+}
+
+/*
+ * n messages more (or fewer) in the queue's state.  Summed per transaction
+ * and written once before the commit: a row per (queue, state) touched,
+ * not one per message.
+ */
+static void
+store_tx_count(struct store_tx *tx, int64_t sub_id, int state, int64_t n)
+{
+	if (n != 0)
+		store_qcount_add(&tx->qjob, sub_id, state, n);
+}
+
+/* Writes the batch's queue count changes. */
+static int
+store_tx_qcount_flush(struct store_tx *tx)
+{
+	struct store_qcount *c;
+	size_t i;
+	int rc = STORE_OK;
+
+	for (i = 0; i < tx->qbatch.n && rc == STORE_OK; i++) {
+		c = &tx->qbatch.c[i];
+		if (c->n != 0)
+			rc = store_tx_exec(tx, S_QCOUNT_ADD, NULL, "iti",
+			    c->sub_id, delivery_state_names[c->state], c->n);
+	}
+	if (rc == STORE_OK && tx->qbatch.orphans)
+		rc = store_tx_exec(tx, S_QCOUNT_ORPHANS, NULL, "");
+	store_qcounts_clear(&tx->qbatch);
+	return rc;
+}
+
+/* Ends a job: its event types and counts stand only if it succeeded. */
 static void
 store_tx_job_end(struct store_tx *tx, int ok)
 {
@@ -574,6 +651,12 @@ store_tx_job_end(struct store_tx *tx, int ok)
 		    tx->job.t[i].type, tx->job.t[i].source, tx->job.t[i].count,
 		    tx->job.t[i].msg);
 	store_touches_clear(&tx->job);
+	for (i = 0; ok && i < tx->qjob.n; i++)
+		store_qcount_add(&tx->qbatch, tx->qjob.c[i].sub_id,
+		    tx->qjob.c[i].state, tx->qjob.c[i].n);
+	if (ok && tx->qjob.orphans)
+		tx->qbatch.orphans = 1;
+	store_qcounts_clear(&tx->qjob);
 }
 
 /* Writes the batch's event-type counts: one upsert per distinct type. */
@@ -605,7 +688,7 @@ store_seconds(void)
 static void
 store_run_batch(struct store *st, struct store_job *batch)
 {
-	struct store_tx tx = { st, store_clock_ms(), { NULL, 0 }, { NULL, 0 } };
+	struct store_tx tx = { .st = st, .now = store_clock_ms() };
 	struct store_job *j, *next;
 	double started = store_seconds();
 	int failed, inserted, jobs = 0;
@@ -637,6 +720,8 @@ store_run_batch(struct store *st, struct store_job *batch)
 	inserted = tx.batch.n > 0;
 	if (!failed && store_tx_touch_flush(&tx) != STORE_OK)
 		failed = 1;
+	if (!failed && store_tx_qcount_flush(&tx) != STORE_OK)
+		failed = 1;
 	if (!failed && store_exec_stmt(&st->writer, S_COMMIT) != STORE_OK)
 		failed = 1;
 	if (failed)
@@ -647,6 +732,8 @@ store_run_batch(struct store *st, struct store_job *batch)
 		st->opt.on_commit(st->opt.cls, jobs, store_seconds() - started);
 	store_touches_clear(&tx.job);
 	store_touches_clear(&tx.batch);
+	store_qcounts_clear(&tx.qjob);
+	store_qcounts_clear(&tx.qbatch);
 	if (failed) {
 		if (sqlite3_get_autocommit(st->writer.db) == 0)
 			store_exec_stmt(&st->writer, S_ROLLBACK);
@@ -1146,6 +1233,7 @@ store_tx_topic_delete(struct store_tx *tx, int64_t id)
 	rc = store_tx_step(tx, S_TOPIC_DELETE, s);
 	if (rc == STORE_OK && sqlite3_changes(tx->st->writer.db) == 0)
 		rc = STORE_NOTFOUND;
+	tx->qjob.orphans = 1; /* its subscriptions' queues went too */
 	return rc;
 }
 
@@ -1453,6 +1541,7 @@ store_tx_sub_delete(struct store_tx *tx, int64_t id)
 	int64_t n;
 	int rc = store_tx_exec(tx, S_SUB_DELETE, &n, "i", id);
 
+	tx->qjob.orphans = 1; /* its queue went with it */
 	return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
@@ -1602,8 +1691,12 @@ int
 store_tx_delivery_insert(struct store_tx *tx, int64_t sub_id, int64_t msg,
     const char *matched)
 {
-	return store_tx_exec(tx, S_DELIVERY_INSERT, NULL, "iiti", sub_id, msg,
-	    matched, tx->now);
+	int rc = store_tx_exec(tx, S_DELIVERY_INSERT, NULL, "iiti", sub_id,
+	    msg, matched, tx->now);
+
+	if (rc == STORE_OK)
+		store_tx_count(tx, sub_id, DS_PENDING, 1);
+	return rc;
 }
 
 static void
@@ -1744,23 +1837,48 @@ event_sub_rows_free(struct event_sub_row *rows, size_t n)
 	free(rows);
 }
 
-/* Applies a by-state or by-message statement; counts the rows changed. */
+static void
+store_read_state(sqlite3_stmt *s, void *row)
+{
+	*(int *)row = store_state_index(sqlite3_column_text(s, 0));
+}
+
+/*
+ * Applies a by-state or by-message statement; counts the rows changed.
+ * to: the state they move to (a retry), or -1 (a purge removes them).
+ */
 static int
 store_tx_messages(struct store_tx *tx, enum stmt by_state, enum stmt by_msg,
-    int64_t sub_id, int state, const int64_t *msgs, size_t nmsgs,
+    int64_t sub_id, int state, const int64_t *msgs, size_t nmsgs, int to,
     int64_t *affected)
 {
 	int64_t n;
-	size_t i;
-	int rc;
+	size_t i, nold;
+	int rc, *old;
 
 	*affected = 0;
-	if (msgs == NULL)
-		return store_tx_exec(tx, by_state, affected, "iti", sub_id,
+	if (msgs == NULL) {
+		rc = store_tx_exec(tx, by_state, affected, "iti", sub_id,
 		    delivery_state_names[state], tx->now);
+		store_tx_count(tx, sub_id, state, -*affected);
+		if (to >= 0)
+			store_tx_count(tx, sub_id, to, *affected);
+		return rc;
+	}
 	for (i = 0; i < nmsgs; i++) {
-		rc = store_tx_exec(tx, by_msg, &n, "iii", sub_id, msgs[i],
-		    tx->now);
+		/* the state it leaves, for queue_counts */
+		rc = store_tx_select(tx, S_DELIVERY_STATE, sizeof *old,
+		    store_read_state, (void **)&old, &nold, "ii", sub_id,
+		    msgs[i]);
+		if (rc == STORE_OK)
+			rc = store_tx_exec(tx, by_msg, &n, "iii", sub_id,
+			    msgs[i], tx->now);
+		if (rc == STORE_OK && n == 1 && nold == 1) {
+			store_tx_count(tx, sub_id, old[0], -1);
+			if (to >= 0)
+				store_tx_count(tx, sub_id, to, 1);
+		}
+		free(old);
 		if (rc != STORE_OK)
 			return rc;
 		*affected += n;
@@ -1773,7 +1891,7 @@ store_tx_messages_retry(struct store_tx *tx, int64_t sub_id, int state,
     const int64_t *msgs, size_t nmsgs, int64_t *affected)
 {
 	return store_tx_messages(tx, S_RETRY_STATE, S_RETRY_MSG, sub_id, state,
-	    msgs, nmsgs, affected);
+	    msgs, nmsgs, DS_PENDING, affected);
 }
 
 int
@@ -1781,7 +1899,7 @@ store_tx_messages_purge(struct store_tx *tx, int64_t sub_id, int state,
     const int64_t *msgs, size_t nmsgs, int64_t *affected)
 {
 	return store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
-	    msgs, nmsgs, affected);
+	    msgs, nmsgs, -1, affected);
 }
 
 /* ---- system events ------------------------------------------------- */
@@ -1966,21 +2084,15 @@ due_rows_free(struct due_row *rows, size_t n)
 	free(rows);
 }
 
-int
-store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
+/* The failure of a message in state from; *moved: it was in that state. */
+static int
+store_tx_delivery_fail(struct store_tx *tx, const struct attempt_in *a,
+    int from, int *moved, int *dead)
 {
 	sqlite3_stmt *s;
-	int rc, ok = strcmp(a->outcome, "ok") == 0;
+	int rc;
 
-	*dead = 0;
-	rc = store_tx_exec(tx, S_ATTEMPT_INSERT, NULL, "iiiititb", a->sub_id,
-	    a->msg, a->started_at, a->duration_ms, a->outcome, a->http_status,
-	    a->error, a->response, a->response_len);
-	if (rc != STORE_OK)
-		return rc;
-	if (ok)
-		return store_tx_exec(tx, S_DELIVERY_DONE, NULL, "iiii",
-		    a->sub_id, a->msg, a->http_status, tx->now);
+	*moved = 0;
 	if ((s = store_stmt(&tx->st->writer, S_DELIVERY_FAIL)) == NULL)
 		return STORE_FAILED;
 	sqlite3_bind_int64(s, 1, a->sub_id);
@@ -1991,8 +2103,10 @@ store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
 	sqlite3_bind_int64(s, 5, a->max_attempts);
 	sqlite3_bind_int64(s, 6, a->next_attempt_at);
 	sqlite3_bind_int64(s, 7, tx->now);
+	sqlite3_bind_text(s, 8, delivery_state_names[from], -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
+		*moved = 1;
 		*dead = strcmp((const char *)sqlite3_column_text(s, 0),
 		    "dead") == 0;
 		rc = sqlite3_step(s);
@@ -2003,7 +2117,41 @@ store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
 		    sqlite3_errmsg(tx->st->writer.db));
 		return STORE_FAILED;
 	}
+	if (*moved) {
+		store_tx_count(tx, a->sub_id, from, -1);
+		store_tx_count(tx, a->sub_id, *dead ? DS_DEAD : DS_PENDING, 1);
+	}
 	return STORE_OK;
+}
+
+int
+store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
+{
+	static const int from[] = { DS_PENDING, DS_INFLIGHT };
+	int64_t n = 0;
+	size_t i;
+	int rc, moved = 0, ok = strcmp(a->outcome, "ok") == 0;
+
+	*dead = 0;
+	rc = store_tx_exec(tx, S_ATTEMPT_INSERT, NULL, "iiiititb", a->sub_id,
+	    a->msg, a->started_at, a->duration_ms, a->outcome, a->http_status,
+	    a->error, a->response, a->response_len);
+	/* a push delivery leaves pending, a pull one inflight */
+	for (i = 0; i < 2 && rc == STORE_OK && n == 0 && !moved; i++) {
+		if (!ok) {
+			rc = store_tx_delivery_fail(tx, a, from[i], &moved,
+			    dead);
+			continue;
+		}
+		rc = store_tx_exec(tx, S_DELIVERY_DONE, &n, "iiiit",
+		    a->sub_id, a->msg, a->http_status, tx->now,
+		    delivery_state_names[from[i]]);
+		if (rc == STORE_OK && n == 1) {
+			store_tx_count(tx, a->sub_id, from[i], -1);
+			store_tx_count(tx, a->sub_id, DS_DELIVERED, 1);
+		}
+	}
+	return rc;
 }
 
 int
@@ -2036,7 +2184,18 @@ store_tx_sub_validated(struct store_tx *tx, int64_t sub_id, int validated,
 int
 store_tx_recover(struct store_tx *tx, int64_t *count)
 {
-	return store_tx_exec(tx, S_RECOVER, count, "");
+	int64_t *subs;
+	size_t n, i;
+	int rc = store_tx_select(tx, S_RECOVER, sizeof *subs, store_read_int,
+	    (void **)&subs, &n, "");
+
+	for (i = 0; rc == STORE_OK && i < n; i++) {
+		store_tx_count(tx, subs[i], DS_INFLIGHT, -1);
+		store_tx_count(tx, subs[i], DS_PENDING, 1);
+	}
+	*count = rc == STORE_OK ? (int64_t)n : 0;
+	free(subs);
+	return rc;
 }
 
 int
@@ -2046,10 +2205,17 @@ store_tx_retention(struct store_tx *tx, int64_t before, int limit,
 	int64_t n;
 	int rc;
 
+	int64_t *subs;
+	size_t nsubs, i;
+
 	*removed = 0;
-	rc = store_tx_exec(tx, S_RETIRE_DELIVERIES, &n, "ii", before,
+	rc = store_tx_select(tx, S_RETIRE_DELIVERIES, sizeof *subs,
+	    store_read_int, (void **)&subs, &nsubs, "ii", before,
 	    (int64_t)limit);
-	*removed += n;
+	for (i = 0; rc == STORE_OK && i < nsubs; i++)
+		store_tx_count(tx, subs[i], DS_DELIVERED, -1);
+	free(subs);
+	*removed += rc == STORE_OK ? (int64_t)nsubs : 0;
 	/* their attempts go with them (trigger deliveries_attempts_gone) */
 	if (rc == STORE_OK)
 		rc = store_tx_exec(tx, S_RETIRE_EVENTS, &n, "ii", before << 20,
@@ -2069,6 +2235,10 @@ store_tx_lease(struct store_tx *tx, int64_t sub_id, int64_t msg,
 	    lease_until, receipt, tx->now);
 
 	*leased = rc == STORE_OK && n == 1;
+	if (*leased) {
+		store_tx_count(tx, sub_id, DS_PENDING, -1);
+		store_tx_count(tx, sub_id, DS_INFLIGHT, 1);
+	}
 	return rc;
 }
 

@@ -638,3 +638,124 @@ test('binary data: the prefix shows bytes as \\xNN, q finds text among them, the
 	assert.ok(!('data' in r.json.event));
 	await s.stop();
 });
+
+/*
+ * What the counts say and what the queues hold: per subscription and
+ * state, status.queue, the /metrics gauge and the messages listed; and
+ * /api/v1/stats against the sums.  Polls until they agree (deliveries
+ * settle), then asserts.
+ */
+async function countsAgree(s, ids, what) {
+	const states = ['pending', 'inflight', 'delivered', 'dead'];
+	const end = Date.now() + 10000;
+	let diff;
+	for (;;) {
+		diff = [];
+		const m = (await s.api('GET', '/metrics')).text;
+		const gauge = (id, st) => {
+			const re = new RegExp(`^sluice_queue_messages\\{subscription="${id}",` +
+			    `state="${st}"\\} (\\d+)$`, 'm');
+			const x = re.exec(m);
+			return x ? Number(x[1]) : 0;
+		};
+		const total = { pending: 0, inflight: 0, delivered: 0, dead: 0 };
+		for (const id of ids) {
+			const q = (await sub(s, id)).status.queue;
+			for (const st of states) {
+				const listed = (await messages(s, id, { state: st })).length;
+				total[st] += listed;
+				if (q[st] !== listed || gauge(id, st) !== listed)
+					diff.push(`${id} ${st}: status ${q[st]}, gauge ` +
+					    `${gauge(id, st)}, listed ${listed}`);
+			}
+		}
+		const stats = (await s.api('GET', '/api/v1/stats')).json.queue;
+		for (const st of states)
+			if (stats[st] !== total[st])
+				diff.push(`stats ${st}: ${stats[st]}, listed ${total[st]}`);
+		if (diff.length === 0 || Date.now() > end)
+			break;
+		await sleep(100);
+	}
+	assert.deepEqual(diff, [], what);
+}
+
+test('queue counts stay exact through delivery, failure, retry, purge, pull, deletion, retention and a restart', async (t) => {
+	const s = await start({ t, args: ['--retention', '2s'] });
+	const sink = await startSink({ t });
+	sink.always((rec) => rec.url.startsWith('/fail') ? { status: 500 } :
+	    { status: 200 });
+	await s.createTopic('qc');
+	const ok = await createSub(s, { topic: 'qc', sink: `${sink.url}/ok` });
+	const fail = await createSub(s, { topic: 'qc', sink: `${sink.url}/fail`,
+		max_attempts: 1, app_error_pause_ms: 0 });
+	const held = await createSub(s, { topic: 'qc', sink: `${sink.url}/held`,
+		state: 'pub_only' });
+	const pull = await createSub(s, { topic: 'qc', delivery_method: 'pull' });
+	const gone = await createSub(s, { topic: 'qc', sink: `${sink.url}/gone`,
+		state: 'pub_only' });
+	const evs = [];
+	for (let i = 0; i < 6; i++)
+		evs.push({ id: `qc${i}`, source: '/qc', type: 't' });
+	const r = await s.publishBatch(evs, { topic: 'qc' });
+	assert.equal(r.status, 202, r.text);
+	const msgs = r.json.accepted.map((a) => a.msg);
+	const ids = [ok.id, fail.id, held.id, pull.id];
+	const all = ids.concat(gone.id);
+	await countsAgree(s, all, 'after ingest and delivery');
+	await assertQueue(s, ok.id, { delivered: 6 }, 'delivered');
+	await assertQueue(s, fail.id, { dead: 6 }, 'dead at max_attempts 1');
+
+	/* retry by message and by state, purge by message and by state */
+	let x = await s.api('POST', `/api/v1/subscriptions/${fail.id}/retry`,
+	    { msgs: [msgs[0], msgs[1]] });
+	assert.deepEqual(x.json, { affected: 2 });
+	x = await s.api('POST', `/api/v1/subscriptions/${held.id}/purge`,
+	    { msgs: [msgs[2]] });
+	assert.deepEqual(x.json, { affected: 1 });
+	x = await s.api('POST', `/api/v1/subscriptions/${ok.id}/retry`,
+	    { state: 'delivered' });
+	assert.deepEqual(x.json, { affected: 6 });
+	x = await s.api('POST', `/api/v1/subscriptions/${fail.id}/purge`,
+	    { state: 'dead' });
+	assert.equal(x.status, 200, x.text);
+	await countsAgree(s, all, 'after retry and purge');
+
+	/* pull: lease, ack one, nack one, let one lease run out */
+	const p = await s.api('POST', `/api/v1/subscriptions/${pull.id}/pull`,
+	    { max: 3, lease_ms: 1000 });
+	assert.equal(p.json.items.length, 3);
+	await countsAgree(s, all, 'three leased');
+	x = await s.api('POST', `/api/v1/subscriptions/${pull.id}/ack`,
+	    { receipts: [p.json.items[0].receipt] });
+	assert.equal(x.status, 200, x.text);
+	x = await s.api('POST', `/api/v1/subscriptions/${pull.id}/nack`,
+	    { receipts: [p.json.items[1].receipt] });
+	assert.equal(x.status, 200, x.text);
+	await sleep(1500);
+	await countsAgree(s, all, 'after ack, nack and a lease running out');
+
+	/* a deleted subscription leaves no gauge behind */
+	x = await s.api('DELETE', `/api/v1/subscriptions/${gone.id}`);
+	assert.equal(x.status, 204, x.text);
+	assert.doesNotMatch((await s.api('GET', '/metrics')).text,
+	    new RegExp(`subscription="${gone.id}"`));
+	await countsAgree(s, ids, 'after a deletion');
+
+	/* retention removes the delivered ones (2 s), then a restart */
+	await until(async () => (await sub(s, ok.id)).status.queue.delivered === 0,
+	    'retention');
+	await countsAgree(s, ids, 'after retention');
+	await s.restart();
+	await countsAgree(s, ids, 'after a restart');
+	await s.stop();
+});
+
+async function until(fn, what, ms = 15000) {
+	const end = Date.now() + ms;
+	while (!(await fn())) {
+		if (Date.now() > end)
+			assert.fail(`timed out: ${what}`);
+		await sleep(100);
+	}
+}

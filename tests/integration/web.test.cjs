@@ -48,6 +48,7 @@ let soapSink;
 let browser, context, page;
 const problems = [];	/* console errors and page errors */
 const expected = [];	/* console errors a test caused on purpose */
+const failed = [];	/* "STATUS METHOD URL" of answers >= 400, to explain them */
 const dialogs = [];
 /* Skips the running test when reason is set. */
 function gate(t, reason) {
@@ -114,6 +115,10 @@ test.before(async () => {
 			problems.push(`console: ${m.text()}`);
 	});
 	page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+	page.on('response', (r) => {
+		if (r.status() >= 400)
+			failed.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+	});
 	page.on('dialog', (d) => {
 		dialogs.push(d.message());
 		d.dismiss().catch(() => {});
@@ -739,6 +744,6 @@ test('no console errors and no page errors', { skip: skipAll || false },
     async () => {
 	const unexpected = problems.filter((p) =>
 	    !expected.some((re) => re.test(p)));
-	assert.deepEqual(unexpected, []);
+	assert.deepEqual(unexpected, [], `answers >= 400: ${failed.join(', ')}`);
 	assert.deepEqual(dialogs, []);
 });
