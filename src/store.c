@@ -62,6 +62,8 @@ enum stmt {
 	S_EVENTTYPE_UPSERT,
 	S_QCOUNT_ADD,
 	S_QCOUNT_ORPHANS,
+	S_EVENTS_ADD,
+	S_EVENTS_RECOUNT,
 	S_DELIVERY_STATE,
 	S_EVENTTYPES_LIST,
 	S_TOTALS,
@@ -212,7 +214,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "ORDER BY t.name, e.type, e.source LIMIT ?2 OFFSET ?3",
 	[S_TOTALS] = "SELECT (SELECT count(*) FROM topics), "
 	    "(SELECT count(*) FROM subscriptions), "
-	    "(SELECT count(*) FROM events)",
+	    "(SELECT value FROM counters WHERE name = 'events')",
 	[S_TOTAL_COUNTS] = "SELECT state, sum(n) FROM queue_counts "
 	    "GROUP BY state",
 	[S_QUEUE_COUNTS] = "SELECT sub_id, state, n FROM queue_counts "
@@ -249,6 +251,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "DO UPDATE SET n = n + ?3",
 	[S_QCOUNT_ORPHANS] = "DELETE FROM queue_counts WHERE sub_id NOT IN "
 	    "(SELECT id FROM subscriptions)",
+	[S_EVENTS_ADD] = "UPDATE counters SET value = value + ? "
+	    "WHERE name = 'events'",
+	[S_EVENTS_RECOUNT] = "UPDATE counters SET value = "
+	    "(SELECT count(*) FROM events) WHERE name = 'events'",
 	[S_DELIVERY_STATE] = "SELECT state FROM deliveries "
 	    "WHERE sub_id = ? AND msg = ?",
 	[S_DELIVERY_FAIL] = "UPDATE deliveries SET attempts = attempts + 1, "
@@ -337,7 +343,9 @@ struct store_qcount {
 struct store_qcounts {
 	struct store_qcount *c;
 	size_t n, size;
-	int orphans; /* subscriptions went: drop their rows */
+	int orphans;	/* subscriptions went: drop their rows */
+	int64_t events; /* events stored (or removed: < 0) */
+	int recount;	/* events went by a cascade: count them again */
 };
 
 struct store_tx {
@@ -636,6 +644,11 @@ store_tx_qcount_flush(struct store_tx *tx)
 	}
 	if (rc == STORE_OK && tx->qbatch.orphans)
 		rc = store_tx_exec(tx, S_QCOUNT_ORPHANS, NULL, "");
+	if (rc == STORE_OK && tx->qbatch.recount)
+		rc = store_tx_exec(tx, S_EVENTS_RECOUNT, NULL, "");
+	else if (rc == STORE_OK && tx->qbatch.events != 0)
+		rc = store_tx_exec(tx, S_EVENTS_ADD, NULL, "i",
+		    tx->qbatch.events);
 	store_qcounts_clear(&tx->qbatch);
 	return rc;
 }
@@ -656,6 +669,10 @@ store_tx_job_end(struct store_tx *tx, int ok)
 		    tx->qjob.c[i].state, tx->qjob.c[i].n);
 	if (ok && tx->qjob.orphans)
 		tx->qbatch.orphans = 1;
+	if (ok && tx->qjob.recount)
+		tx->qbatch.recount = 1;
+	if (ok)
+		tx->qbatch.events += tx->qjob.events;
 	store_qcounts_clear(&tx->qjob);
 }
 
@@ -1234,6 +1251,7 @@ store_tx_topic_delete(struct store_tx *tx, int64_t id)
 	if (rc == STORE_OK && sqlite3_changes(tx->st->writer.db) == 0)
 		rc = STORE_NOTFOUND;
 	tx->qjob.orphans = 1; /* its subscriptions' queues went too */
+	tx->qjob.recount = 1; /* and its events */
 	return rc;
 }
 
@@ -1303,8 +1321,10 @@ store_tx_event_insert(struct store_tx *tx, int64_t topic_id,
 	rc = store_tx_step(tx, S_EVENT_INSERT, s);
 	if (rc != STORE_OK)
 		return rc;
-	if (sqlite3_changes(w->db) == 1)
+	if (sqlite3_changes(w->db) == 1) {
+		tx->qjob.events++;
 		return STORE_OK;
+	}
 	/* a duplicate: report the message it repeats */
 	if ((s = store_stmt(w, S_EVENT_DUP)) == NULL)
 		return STORE_FAILED;
@@ -2202,11 +2222,9 @@ int
 store_tx_retention(struct store_tx *tx, int64_t before, int limit,
     int64_t *removed)
 {
-	int64_t n;
-	int rc;
-
-	int64_t *subs;
+	int64_t n = 0, *subs;
 	size_t nsubs, i;
+	int rc;
 
 	*removed = 0;
 	rc = store_tx_select(tx, S_RETIRE_DELIVERIES, sizeof *subs,
@@ -2220,6 +2238,8 @@ store_tx_retention(struct store_tx *tx, int64_t before, int limit,
 	if (rc == STORE_OK)
 		rc = store_tx_exec(tx, S_RETIRE_EVENTS, &n, "ii", before << 20,
 		    (int64_t)limit);
+	if (rc == STORE_OK)
+		tx->qjob.events -= n;
 	*removed += n;
 	return rc;
 }

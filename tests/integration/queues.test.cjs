@@ -669,10 +669,14 @@ async function countsAgree(s, ids, what) {
 					    `${gauge(id, st)}, listed ${listed}`);
 			}
 		}
-		const stats = (await s.api('GET', '/api/v1/stats')).json.queue;
+		const all = (await s.api('GET', '/api/v1/stats')).json;
+		const stats = all.queue;
 		for (const st of states)
 			if (stats[st] !== total[st])
 				diff.push(`stats ${st}: ${stats[st]}, listed ${total[st]}`);
+		const events = (await s.allEvents()).length;
+		if (all.events !== events)
+			diff.push(`stats events: ${all.events}, listed ${events}`);
 		if (diff.length === 0 || Date.now() > end)
 			break;
 		await sleep(100);
@@ -734,6 +738,17 @@ test('queue counts stay exact through delivery, failure, retry, purge, pull, del
 	assert.equal(x.status, 200, x.text);
 	await sleep(1500);
 	await countsAgree(s, all, 'after ack, nack and a lease running out');
+
+	/* a deleted topic takes its events and its queues along */
+	await s.createTopic('qc-tmp');
+	const tmp = await createSub(s, { topic: 'qc-tmp', state: 'pub_only',
+		sink: `${sink.url}/tmp` });
+	x = await s.publishBatch(evs.slice(0, 2), { topic: 'qc-tmp' });
+	assert.equal(x.status, 202, x.text);
+	await countsAgree(s, all.concat(tmp.id), 'a second topic');
+	x = await s.api('DELETE', '/api/v1/topics/qc-tmp?force=true');
+	assert.equal(x.status, 204, x.text);
+	await countsAgree(s, all, 'after a topic deletion');
 
 	/* a deleted subscription leaves no gauge behind */
 	x = await s.api('DELETE', `/api/v1/subscriptions/${gone.id}`);
