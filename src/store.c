@@ -343,6 +343,8 @@ struct store_qcount {
 struct store_qcounts {
 	struct store_qcount *c;
 	size_t n, size;
+	size_t *slot;	/* open addressing on (sub_id, state): index + 1 */
+	size_t nslot;	/* a power of two, 2 * size */
 	int orphans;	/* subscriptions went: drop their rows */
 	int64_t events; /* events stored (or removed: < 0) */
 	int recount;	/* events went by a cascade: count them again */
@@ -591,28 +593,61 @@ store_tx_eventtype_touch(struct store_tx *tx, int64_t topic_id,
 	store_touch_add(&tx->job, topic_id, type, source, 1, msg);
 }
 
+static size_t
+store_qcount_hash(int64_t sub_id, int state, size_t nslot)
+{
+	uint64_t h = ((uint64_t)sub_id * 4 + (uint64_t)state) *
+	    UINT64_C(0x9E3779B97F4A7C15);
+
+	return (size_t)(h >> 32) & (nslot - 1);
+}
+
+/* The slot of (sub_id, state): holding it, or empty for it. */
+static size_t *
+store_qcount_slot(struct store_qcounts *q, int64_t sub_id, int state)
+{
+	size_t i = store_qcount_hash(sub_id, state, q->nslot);
+	struct store_qcount *c;
+
+	while (q->slot[i] != 0) {
+		c = &q->c[q->slot[i] - 1];
+		if (c->sub_id == sub_id && c->state == state)
+			break;
+		i = (i + 1) & (q->nslot - 1);
+	}
+	return &q->slot[i];
+}
+
 static void
 store_qcount_add(struct store_qcounts *q, int64_t sub_id, int state,
     int64_t n)
 {
-	size_t i;
+	size_t *slot, i;
 
-	for (i = q->n; i > 0; i--)
-		if (q->c[i - 1].sub_id == sub_id && q->c[i - 1].state == state) {
-			q->c[i - 1].n += n;
-			return;
-		}
 	if (q->n == q->size) {
 		q->size = q->size ? q->size * 2 : 16;
 		q->c = xrealloc(q->c, q->size * sizeof *q->c);
+		free(q->slot);
+		q->nslot = q->size * 2;
+		q->slot = xcalloc(q->nslot, sizeof *q->slot);
+		for (i = 0; i < q->n; i++)
+			*store_qcount_slot(q, q->c[i].sub_id, q->c[i].state) =
+			    i + 1;
+	}
+	slot = store_qcount_slot(q, sub_id, state);
+	if (*slot != 0) {
+		q->c[*slot - 1].n += n;
+		return;
 	}
 	q->c[q->n++] = (struct store_qcount){ sub_id, state, n };
+	*slot = q->n;
 }
 
 static void
 store_qcounts_clear(struct store_qcounts *q)
 {
 	free(q->c);
+	free(q->slot);
 	memset(q, 0, sizeof *q);
 }
 
