@@ -1126,6 +1126,24 @@ store_query(struct store_conn *c, enum stmt which, sqlite3_stmt *s,
 	return STORE_OK;
 }
 
+/*
+ * The one row a lookup by key found, moved to out (size bytes); frees the
+ * rows.  STORE_NOTFOUND when there was none.
+ */
+static int store_select(struct store *, enum stmt, size_t,
+    void (*)(sqlite3_stmt *, void *), void **, size_t *, const char *, ...);
+
+static int
+store_one(int rc, void *rows, size_t n, void *out, size_t size)
+{
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		memcpy(out, rows, size);
+	free(rows);
+	return rc;
+}
+
 struct store_rows {
 	void *rows;
 	size_t n;
@@ -1161,25 +1179,12 @@ store_read_event_v(sqlite3_stmt *s, void *row)
 int
 store_topic_get(struct store *st, const char *name, struct topic_row *out)
 {
-	struct store_rows r = { NULL, 0, sizeof *out, store_read_topic_v };
-	struct store_conn *c = store_reader(st);
-	sqlite3_stmt *s;
-	int rc;
+	struct topic_row *rows;
+	size_t n;
+	int rc = store_select(st, S_TOPIC_GET, sizeof *rows,
+	    store_read_topic_v, (void **)&rows, &n, "t", name);
 
-	if (c == NULL || (s = store_stmt(c, S_TOPIC_GET)) == NULL) {
-		if (c != NULL)
-			store_reader_put(st, c);
-		return STORE_FAILED;
-	}
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = store_query(c, S_TOPIC_GET, s, store_collect, &r);
-	store_reader_put(st, c);
-	if (rc == STORE_OK && r.n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = *(struct topic_row *)r.rows;
-	free(r.rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 int
@@ -1376,25 +1381,12 @@ store_tx_event_insert(struct store_tx *tx, int64_t topic_id,
 int
 store_event_get(struct store *st, int64_t msg, struct event_row *out)
 {
-	struct store_rows r = { NULL, 0, sizeof *out, store_read_event_v };
-	struct store_conn *c = store_reader(st);
-	sqlite3_stmt *s;
-	int rc;
+	struct event_row *rows;
+	size_t n;
+	int rc = store_select(st, S_EVENT_GET, sizeof *rows,
+	    store_read_event_v, (void **)&rows, &n, "i", msg);
 
-	if (c == NULL || (s = store_stmt(c, S_EVENT_GET)) == NULL) {
-		if (c != NULL)
-			store_reader_put(st, c);
-		return STORE_FAILED;
-	}
-	sqlite3_bind_int64(s, 1, msg);
-	rc = store_query(c, S_EVENT_GET, s, store_collect, &r);
-	store_reader_put(st, c);
-	if (rc == STORE_OK && r.n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = *(struct event_row *)r.rows;
-	free(r.rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 int
@@ -1647,12 +1639,7 @@ store_sub_get(struct store *st, int64_t id, struct sub_row *out)
 	int rc = store_select(st, S_SUB_GET, sizeof *rows, store_read_sub,
 	    (void **)&rows, &n, "i", id);
 
-	if (rc == STORE_OK && n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = rows[0];
-	free(rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 static void
@@ -1696,11 +1683,7 @@ store_sub_status(struct store *st, int64_t id, int with_counts,
 	memset(out, 0, sizeof *out);
 	rc = store_select(st, S_SUB_STATUS, sizeof *rows, store_read_status,
 	    (void **)&rows, &n, "i", id);
-	if (rc == STORE_OK && n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = rows[0];
-	free(rows);
+	rc = store_one(rc, rows, n, out, sizeof *out);
 	if (rc != STORE_OK || !with_counts)
 		return rc;
 	rc = store_select(st, S_SUB_COUNTS, sizeof *counts, store_read_count,
@@ -1799,12 +1782,7 @@ store_message_get(struct store *st, int64_t sub_id, int64_t msg,
 	int rc = store_select(st, S_MESSAGE_GET, sizeof *rows,
 	    store_read_message, (void **)&rows, &n, "ii", sub_id, msg);
 
-	if (rc == STORE_OK && n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = rows[0];
-	free(rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 void
@@ -2452,12 +2430,7 @@ store_tx_sub_get(struct store_tx *tx, int64_t id, struct sub_row *out)
 	int rc = store_tx_select(tx, S_SUB_GET, sizeof *rows, store_read_sub,
 	    (void **)&rows, &n, "i", id);
 
-	if (rc == STORE_OK && n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = rows[0];
-	free(rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 int
@@ -2469,12 +2442,7 @@ store_tx_topic_get(struct store_tx *tx, const char *name,
 	int rc = store_tx_select(tx, S_TOPIC_GET, sizeof *rows,
 	    store_read_topic_v, (void **)&rows, &n, "t", name);
 
-	if (rc == STORE_OK && n == 0)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		*out = rows[0];
-	free(rows);
-	return rc;
+	return store_one(rc, rows, n, out, sizeof *out);
 }
 
 int
