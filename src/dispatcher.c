@@ -845,9 +845,10 @@ worker_record(struct worker *w)
 	if (w->ndone == 0)
 		return;
 	b = xcalloc(1, sizeof *b);
-	b->o = xmemdup(w->done, w->ndone * sizeof *w->done);
+	b->o = w->done;	/* the job owns them now */
 	b->n = w->ndone;
-	w->ndone = 0;
+	w->done = NULL;
+	w->ndone = w->donesize = 0;
 	store_submit(w->d->app->store, outcomes_apply, outcomes_done, b, 0);
 }
 
