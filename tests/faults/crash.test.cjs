@@ -8,24 +8,11 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start, sleep } = require('../lib/sluice.cjs');
+const { start, sleep, until } = require('../lib/sluice.cjs');
 const { startSink } = require('../lib/sink.cjs');
 
 const KILLS = 10;
 const PRODUCERS = 6;
-
-/* Polls fn() until it returns a truthy value or ms pass. */
-async function until(fn, ms, what) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v)
-			return v;
-		if (Date.now() > end)
-			throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await sleep(100);
-	}
-}
 
 test('every 202 survives ten SIGKILLs under ingest and delivery, and is delivered',
     { timeout: 180000 }, async (t) => {

@@ -14,23 +14,11 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { start, sleep, assertProblem } = require('../lib/sluice.cjs');
+const { start, sleep, until, assertProblem } = require('../lib/sluice.cjs');
 const { startSink } = require('../lib/sink.cjs');
 
 const BULK = 'x'.repeat(16 * 1024);	/* 16 KiB of data per bulk event */
 const readyWhileFull = {};	/* label -> what /readyz said while full */
-
-async function until(fn, ms, what) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v)
-			return v;
-		if (Date.now() > end)
-			throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await sleep(100);
-	}
-}
 
 function metric(text, name) {
 	const re = new RegExp(`^${name.replace(/[{}"=]/g, '\\$&')} (\\S+)$`, 'm');

@@ -21,41 +21,44 @@ const HEALTHY_MS = Number(process.env.SLUICE_TEST_HEALTHY_MS || 5000);
 const EVENTS = 30;
 const BIG = 100 * 1024 * 1024;
 
-function listen(srv) {
+/*
+ * Listens on a free loopback port; t.after destroys the connections still
+ * open and closes the server.  Resolves with the server's URL.
+ */
+function serve(t, srv) {
+	const sockets = new Set();
+	srv.on('connection', (sock) => {
+		sockets.add(sock);
+		sock.on('close', () => sockets.delete(sock));
+	});
+	t.after(() => new Promise((r) => {
+		for (const sock of sockets)
+			sock.destroy();
+		srv.close(r);
+	}));
 	return new Promise((resolve) => srv.listen(0, '127.0.0.1',
 	    () => resolve(`http://127.0.0.1:${srv.address().port}`)));
 }
 
 /* A TCP server that takes connections and never closes or answers them. */
 async function hangSink(t) {
-	const sockets = new Set();
 	const stats = { connections: 0 };
 	const srv = net.createServer((sock) => {
 		stats.connections++;
-		sockets.add(sock);
 		sock.on('data', () => {});
 		sock.on('error', () => {});
-		sock.on('close', () => sockets.delete(sock));
 	});
-	const url = await listen(srv);
-	t.after(() => new Promise((r) => {
-		for (const s of sockets)
-			s.destroy();
-		srv.close(r);
-	}));
-	return { url, stats };
+	return { url: await serve(t, srv), stats };
 }
 
 /* Answers each request with a status line and headers, then a body it
  * never finishes, one byte every 50 ms. */
 async function trickleSink(t) {
-	const sockets = new Set();
 	const stats = { connections: 0, bytes: 0 };
 	const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n' +
 	    'Content-Length: 1000000\r\n\r\n';
 	const srv = net.createServer((sock) => {
 		stats.connections++;
-		sockets.add(sock);
 		let i = 0, timer = null;
 		sock.on('error', () => {});
 		sock.on('data', () => {
@@ -69,25 +72,15 @@ async function trickleSink(t) {
 				stats.bytes++;
 			}, 50);
 		});
-		sock.on('close', () => {
-			clearInterval(timer);
-			sockets.delete(sock);
-		});
+		sock.on('close', () => clearInterval(timer));
 	});
-	const url = await listen(srv);
-	t.after(() => new Promise((r) => {
-		for (const s of sockets)
-			s.destroy();
-		srv.close(r);
-	}));
-	return { url, stats };
+	return { url: await serve(t, srv), stats };
 }
 
 /* Answers 200 with a 100 MB body, written as fast as the reader takes it. */
 async function bigSink(t) {
 	const stats = { requests: 0, sent: 0, aborted: 0 };
 	const chunk = Buffer.alloc(1024 * 1024, 'b');
-	const sockets = new Set();
 	const srv = http.createServer((req, res) => {
 		req.resume();
 		req.on('end', () => {
@@ -114,17 +107,7 @@ async function bigSink(t) {
 			pump();
 		});
 	});
-	srv.on('connection', (s) => {
-		sockets.add(s);
-		s.on('close', () => sockets.delete(s));
-	});
-	const url = await listen(srv);
-	t.after(() => new Promise((r) => {
-		for (const s of sockets)
-			s.destroy();
-		srv.close(r);
-	}));
-	return { url, stats };
+	return { url: await serve(t, srv), stats };
 }
 
 function rssMB(pid) {

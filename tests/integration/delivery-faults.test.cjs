@@ -16,7 +16,7 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start, sleep, SANITIZED, timingSlack } = require('../lib/sluice.cjs');
+const { start, sleep, until, SANITIZED, timingSlack } = require('../lib/sluice.cjs');
 const { startSink, refusedUrl } = require('../lib/sink.cjs');
 
 const WAIT = 20000;
@@ -80,18 +80,6 @@ async function publishMany(t, events, srv = s) {
 		msgs.push(...r.json.accepted.map((a) => a.msg));
 	}
 	return msgs;
-}
-
-async function until(fn, ms = WAIT, what = 'condition') {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v)
-			return v;
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what}`);
-		await sleep(50);
-	}
 }
 
 function event(n, extra = {}) {

@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { XMLParser } = require('fast-xml-parser');
 const { Webhook } = require('standardwebhooks');
-const { start, sleep, timingSlack } = require('../lib/sluice.cjs');
+const { start, sleep, until, timingSlack } = require('../lib/sluice.cjs');
 const { startSink, soapFault } = require('../lib/sink.cjs');
 
 const CE_NS = 'http://cloudevents.io/xmlformat/V1';
@@ -73,19 +73,6 @@ async function publish(t, event) {
 	const r = await s.publishStructured(event, { topic: t });
 	assert.equal(r.status, 202, r.text);
 	return r.json.accepted[0].msg;
-}
-
-/* Polls fn until it returns a truthy value (or throws after ms). */
-async function until(fn, ms = WAIT, what = 'condition') {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v)
-			return v;
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what}`);
-		await sleep(50);
-	}
 }
 
 function event(n, extra = {}) {

@@ -15,22 +15,10 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Webhook } = require('standardwebhooks');
-const { start, run, tempDir, sleep } = require('../lib/sluice.cjs');
+const { start, run, tempDir, sleep, until } = require('../lib/sluice.cjs');
 const { startSink } = require('../lib/sink.cjs');
 
 const WAIT = 15000;
-
-async function until(fn, ms, what) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v)
-			return v;
-		if (Date.now() > end)
-			throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await sleep(100);
-	}
-}
 
 /*
  * Parses the Prometheus text exposition format (version 0.0.4) strictly

@@ -10,7 +10,7 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { start, assertProblem, sleep } = require('../lib/sluice.cjs');
+const { start, assertProblem, sleep, until } = require('../lib/sluice.cjs');
 const { startSink } = require('../lib/sink.cjs');
 
 async function createSub(s, body) {
@@ -759,18 +759,9 @@ test('queue counts stay exact through delivery, failure, retry, purge, pull, del
 
 	/* retention removes the delivered ones (2 s), then a restart */
 	await until(async () => (await sub(s, ok.id)).status.queue.delivered === 0,
-	    'retention');
+	    15000, 'retention');
 	await countsAgree(s, ids, 'after retention');
 	await s.restart();
 	await countsAgree(s, ids, 'after a restart');
 	await s.stop();
 });
-
-async function until(fn, what, ms = 15000) {
-	const end = Date.now() + ms;
-	while (!(await fn())) {
-		if (Date.now() > end)
-			assert.fail(`timed out: ${what}`);
-		await sleep(100);
-	}
-}

@@ -50,6 +50,22 @@ function childEnv(env) {
 	return Object.assign(out, env || {});
 }
 
+/*
+ * Polls fn every 50 ms until it returns a truthy value, and returns that;
+ * throws naming what after ms.
+ */
+async function until(fn, ms = 20000, what = 'condition') {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v)
+			return v;
+		if (Date.now() > end)
+			throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+		await sleep(50);
+	}
+}
+
 function sleep(ms) {
 	return new Promise((r) => setTimeout(r, ms));
 }
@@ -524,6 +540,7 @@ function timingSlack(base)
 
 module.exports = {
 	SLUICED, TOP_SRCDIR, TOP_BUILDDIR, SANITIZED, timingSlack,
-	start, run, api, rawRequest, tempDir, sleep, assertProblem, ceHeaders,
+	start, run, api, rawRequest, tempDir, sleep, until, assertProblem,
+	ceHeaders,
 	childEnv,
 };
