@@ -31,6 +31,7 @@ const state = {
 	authMessage: null,	// why the login page is shown
 	generation: 0,		// bumps on every navigation
 	refreshers: [],
+	ticking: null,		// the refresh pass in flight
 	returnTo: null,
 };
 
@@ -180,6 +181,13 @@ function stopRefresh() {
 	state.refreshers = [];
 }
 
+// Stops the page's live refresh and waits for a pass in flight, so that
+// nothing asks for what the page is about to delete.
+async function quiet() {
+	stopRefresh();
+	await state.ticking;
+}
+
 async function route() {
 	const gen = ++state.generation;
 	stopRefresh();
@@ -218,6 +226,7 @@ async function route() {
 			main,
 			alive: () => gen === state.generation,
 			live: (fn) => state.refreshers.push(fn),
+			quiet,
 			title: (t) => { document.title = `${t} · sluice`; },
 			navigate,
 			link,
@@ -246,12 +255,13 @@ async function route() {
 }
 
 async function refreshTick() {
-	if (document.hidden || state.refreshers.length === 0)
+	const fns = state.refreshers;
+	if (document.hidden || fns.length === 0)
 		return;
 	const gen = state.generation;
 	try {
-		for (const fn of state.refreshers) {
-			if (gen !== state.generation)
+		for (const fn of fns) {
+			if (gen !== state.generation || fns !== state.refreshers)
 				return;
 			await fn();
 		}
@@ -277,5 +287,9 @@ api.setAuthFailureHandler((e) => {
 });
 
 window.addEventListener('hashchange', route);
-setInterval(refreshTick, REFRESH_MS);
+setInterval(() => {
+	if (state.ticking)	/* a slow pass is not stacked on */
+		return;
+	state.ticking = refreshTick().finally(() => { state.ticking = null; });
+}, REFRESH_MS);
 route();

@@ -132,11 +132,13 @@ export async function messagePage(ctx) {
 		    if (!await confirmDialog(`Remove message ${msgId} from ` +
 			`the queue of subscription #${id}?`, 'Purge'))
 			    return;
+		    await ctx.quiet();
 		    try {
 			    await api.post(`${subPath}/purge`, { msgs: [msgId] });
 			    ctx.navigate(`#${subPath}/messages`);
 		    } catch (e) {
 			    replace(note, errorBox(e, 'Purge'));
+			    ctx.live(refresh);
 		    }
 		}, text: 'Purge this message…' }),
 	    h('a', { class: 'button', href: `#/events/${api.enc(msgId)}`,

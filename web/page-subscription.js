@@ -92,11 +92,13 @@ export async function subscriptionPage(ctx) {
 			if (!await confirmDialog(`Delete subscription #${id} ` +
 			    `"${sub.name}" and its queue?`, 'Delete'))
 				return;
+			await ctx.quiet();
 			try {
 				await api.del(path);
 				ctx.navigate('#/');
 			} catch (e) {
 				replace(msg, errorBox(e, 'Delete'));
+				ctx.live(refresh);
 			}
 		    }, text: 'Delete…' })),
 	    msg));

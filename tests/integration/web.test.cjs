@@ -672,6 +672,52 @@ test('pause and resume by hand, purge with confirmation, delete with confirmatio
 	    .status, 404);
 });
 
+test('a delete waits for a live refresh in flight, which then finds the subscription',
+    async (t) => {
+	if (gate(t, skipAll))
+		return;
+	const c = await s.api('POST', '/api/v1/subscriptions',
+	    { delivery_method: 'pull', name: 'short-lived' });
+	assert.equal(c.status, 201, c.text);
+	const id = c.json.id;
+	const url = new RegExp(`/api/v1/subscriptions/${id}$`);
+	/* hold the page's next GET of the subscription (a live refresh) */
+	let armed = false, held = null, release;
+	const released = new Promise((r) => { release = r; });
+	const answers = [];
+	await page.route(url, async (route) => {
+		if (armed && route.request().method() === 'GET' &&
+		    held === null) {
+			held = route;
+			await released;
+		}
+		const r = await route.fetch();
+		answers.push(`${route.request().method()} ${r.status()}`);
+		await route.fulfill({ response: r });
+	});
+	try {
+		await go(`#/subscriptions/${id}`);
+		await page.locator('h1', { hasText: 'short-lived' })
+		    .waitFor({ timeout: WAIT });
+		armed = true;
+		await until(async () => held !== null, 'a live refresh');
+		await page.getByRole('button', { name: 'Delete…' }).click();
+		await page.locator('dialog[open]').getByRole('button',
+		    { name: 'Delete' }).click();
+		await sleep(300);
+		release();
+		await page.locator('h1', { hasText: 'Dashboard' })
+		    .waitFor({ timeout: WAIT });
+	} finally {
+		release();
+		await page.unroute(url);
+	}
+	assert.equal((await s.api('GET', `/api/v1/subscriptions/${id}`)).status,
+	    404, 'deleted');
+	assert.ok(!answers.includes('GET 404'), answers.join(', '));
+	assert.ok(answers.includes('DELETE 204'), answers.join(', '));
+});
+
 test('system events page filters by operation',
     async (t) => {
 	if (gate(t, skipAll))
