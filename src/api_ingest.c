@@ -211,12 +211,43 @@ ingest_problem(struct http_req *req, struct ce_problem *pr)
 		    pr->nfaults > 1 ? " (and more: see errors)" : "");
 }
 
-static void
-ingest(struct http_req *req, const char *topic)
+/*
+ * The topic an ingest URL names: 0 with its id and publish token (caller
+ * frees), or -1 once a 403 ($-topics are sluice's own) or 404 is sent.
+ */
+static int
+ingest_topic(struct http_req *req, const char *topic, int64_t *id,
+    char **token)
 {
 	struct app *app = http_req_app(req);
 	struct catalog_view *v;
 	const struct catalog_topic *t;
+
+	if (topic[0] == '$') {
+		http_reply_problem(req, 403, NULL, NULL, "topic %s is reserved "
+		    "for sluice's own events", topic);
+		return -1;
+	}
+	v = catalog_acquire(app->catalog);
+	t = catalog_topic(v, topic);
+	if (t != NULL) {
+		*id = t->id;
+		*token = t->publish_token ? xstrdup(t->publish_token) : NULL;
+	}
+	catalog_release(app->catalog, v);
+	if (t == NULL) {
+		atomic_fetch_add(&app->metrics->rejected[MR_NOT_FOUND], 1);
+		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
+		    topic);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ingest(struct http_req *req, const char *topic)
+{
+	struct app *app = http_req_app(req);
 	struct ce_header *hdrs;
 	struct ce_problem pr;
 	struct ingest *in;
@@ -224,26 +255,10 @@ ingest(struct http_req *req, const char *topic)
 	size_t nh, i, len;
 	struct buf attrs;
 	int64_t topic_id;
-	char *token = NULL;
+	char *token;
 
-	if (topic[0] == '$') {
-		http_reply_problem(req, 403, NULL, NULL, "topic %s is reserved "
-		    "for sluice's own events", topic);
+	if (ingest_topic(req, topic, &topic_id, &token) != 0)
 		return;
-	}
-	v = catalog_acquire(app->catalog);
-	t = catalog_topic(v, topic);
-	if (t != NULL) {
-		topic_id = t->id;
-		token = t->publish_token ? xstrdup(t->publish_token) : NULL;
-	}
-	catalog_release(app->catalog, v);
-	if (t == NULL) {
-		atomic_fetch_add(&app->metrics->rejected[MR_NOT_FOUND], 1);
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
-		    topic);
-		return;
-	}
 	if (token != NULL && http_check_bearer(req, token) != 0) {
 		atomic_fetch_add(&app->metrics->rejected[MR_AUTH], 1);
 		free(token);
@@ -317,14 +332,21 @@ ingest_origin_allowed(const char *list, const char *origin)
 /*
  * The abuse-protection handshake of the CloudEvents webhook spec: a sender
  * asks with WebHook-Request-Origin; we allow it (echoing the origin) when
- * allowed_origins lets it in.
+ * the topic takes events and allowed_origins lets the origin in.
  */
 void
 api_ingest_options(struct http_req *req)
 {
 	const struct config *cfg = http_req_app(req)->cfg;
 	const char *origin = http_req_header(req, "WebHook-Request-Origin");
+	const char *topic = http_req_param(req, 0);
+	int64_t id;
+	char *token;
 
+	if (ingest_topic(req, topic != NULL ? topic : "default", &id,
+	    &token) != 0)
+		return;
+	free(token);
 	http_reply_header(req, MHD_HTTP_HEADER_ALLOW, "POST, OPTIONS");
 	if (origin == NULL) {
 		http_reply(req, 204, NULL, NULL, 0);

@@ -430,6 +430,31 @@ deliver_wakeup(struct deliver *d)
 
 /* ---- signing --------------------------------------------------------- */
 
+int
+deliver_secret_key(const char *secret, unsigned char **key, size_t *len)
+{
+	size_t n;
+	char *padded;
+	int rc;
+
+	if (strncmp(secret, "whsec_", 6) != 0)
+		return -1;
+	secret += 6;
+	n = strlen(secret);
+	if (n == 0 || n % 4 == 1)
+		return -1;
+	/* the standardwebhooks library takes the key with or without padding */
+	padded = xasprintf("%s%s", secret, n % 4 == 2 ? "==" :
+	    n % 4 == 3 ? "=" : "");
+	rc = cloudevent_base64_decode(padded, strlen(padded), key, len);
+	free(padded);
+	if (rc == 0 && *len == 0) {
+		free(*key);
+		rc = -1;
+	}
+	return rc;
+}
+
 char *
 deliver_sign(const char *secret, const char *id, int64_t timestamp,
     const void *body, size_t len)
@@ -440,10 +465,8 @@ deliver_sign(const char *secret, const char *id, int64_t timestamp,
 	struct buf msg;
 	char *b64, *sig;
 
-	/* whsec_<base64>: the key is the decoded part; else the raw bytes. */
-	if (strncmp(secret, "whsec_", 6) != 0 ||
-	    cloudevent_base64_decode(
-	        secret + 6, strlen(secret + 6), &key, &keylen) != 0) {
+	/* a secret stored before whsec_ was required signs with its bytes */
+	if (deliver_secret_key(secret, &key, &keylen) != 0) {
 		key = (unsigned char *)xstrdup(secret);
 		keylen = strlen(secret);
 	}
@@ -520,12 +543,12 @@ deliver_user_headers(struct deliver_xfer *x, const struct deliver_sub *sub)
 
 	for (h = sub->headers; h != NULL && h[0] != NULL && h[1] != NULL;
 	     h += 2)
-		if (!deliver_header_reserved(h[0], h[1]) &&
-		    (sub->origin == NULL || strcasecmp(h[0], "Origin") != 0))
+		if (!deliver_header_reserved(h[0], h[1]))
 			deliver_header(x, h[0], h[1]);
-	/* the CloudEvents webhook spec: deliveries carry the origin */
-	if (sub->origin != NULL)
-		deliver_header(x, "Origin", sub->origin);
+	/* the CloudEvents webhook spec (1.0.2): every delivery names its
+	 * origin, as the handshake (which sets its own) did */
+	if (sub->origin != NULL && x->origin == NULL)
+		deliver_header(x, "WebHook-Request-Origin", sub->origin);
 }
 
 /* The Content-Type of a binary-mode body. */

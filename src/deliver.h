@@ -128,10 +128,16 @@ void deliver_wakeup(struct deliver *);
 int deliver_inflight(struct deliver *);
 
 /*
+ * The signing key of a Standard Webhooks secret: "whsec_" and the key in
+ * base64, padded or not (as the standardwebhooks library reads it).
+ * Returns 0 and a buffer the caller frees, or -1 if secret is not that.
+ */
+int deliver_secret_key(const char *secret, unsigned char **key, size_t *len);
+/*
  * Standard Webhooks signature "v1,<base64>" of id.timestamp.body (caller
- * frees).  The key is the base64-decoded part after "whsec_"; a secret
- * without that prefix (or not base64 after it) is used as raw bytes, which
- * standardwebhooks verifies with { format: "raw" }.
+ * frees), keyed by deliver_secret_key().  A secret stored before the API
+ * required that form signs with its raw bytes, which standardwebhooks
+ * verifies with { format: "raw" }.
  */
 char *deliver_sign(const char *secret, const char *id, int64_t timestamp,
     const void *body, size_t len);

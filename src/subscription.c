@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cloudevent.h"
+#include "deliver.h"
 #include "filter.h"
 #include "subscription.h"
 #include "xmalloc.h"
@@ -398,6 +399,19 @@ sub_url_ok(const char *url)
 		}                                                            \
 	} while (0)
 
+/* 1 if the Standard Webhooks library can verify what this secret signs. */
+static int
+sub_secret_ok(const char *secret)
+{
+	unsigned char *key;
+	size_t len;
+
+	if (deliver_secret_key(secret, &key, &len) != 0)
+		return 0;
+	free(key);
+	return 1;
+}
+
 /* The rules that tie fields together. */
 static int
 sub_rules(struct sub *s, char **field, char **cause)
@@ -408,6 +422,8 @@ sub_rules(struct sub *s, char **field, char **cause)
 	    "not used with delivery_method pull: the endpoint polls");
 	SUB_RULE(s->sink != NULL && !sub_url_ok(s->sink), "sink",
 	    "must be an http:// or https:// URL with a host");
+	SUB_RULE(s->secret != NULL && !sub_secret_ok(s->secret), "secret",
+	    "must be whsec_ followed by the key in base64 (Standard Webhooks)");
 	SUB_RULE(s->soap && s->binary, "content_mode",
 	    "binary mode is for REST endpoints; SOAP carries the event in "
 	    "its envelope");

@@ -539,6 +539,17 @@ test('signatures: structured, binary and batch requests verify with the standard
 	await publish(tp, event(9));
 	const [p] = await plain.waitFor(1, WAIT);
 	assert.equal(p.headers['webhook-signature'], undefined);
+
+	/* a key in unpadded base64, which the library also takes */
+	const unpadded = 'whsec_' + crypto.randomBytes(32).toString('base64')
+	    .replace(/=+$/, '');
+	const up = await startSink({ t });
+	const tu = await topic();
+	await subscribe({ topic: tu, sink: up.url, secret: unpadded });
+	await publish(tu, event(10));
+	const [u] = await up.waitFor(1, WAIT);
+	assert.doesNotThrow(() => new Webhook(unpadded).verify(u.text, u.headers),
+	    'an unpadded whsec_ key verifies');
 });
 
 test('signatures: webhook-id is the same on every retry of a message (fail twice, then succeed)', async (t) => {
@@ -574,6 +585,12 @@ test('validate: an OPTIONS with WebHook-Request-Origin comes first; an endpoint 
 	assert.equal(reqs[1].method, 'POST');
 	assert.deepEqual(JSON.parse(reqs[1].text), event(1));
 	assert.deepEqual(JSON.parse(reqs[2].text), event(2));
+	for (const r of reqs.slice(1)) {
+		/* webhook spec 1.0.2: each delivery carries the same origin */
+		assert.equal(r.headers['webhook-request-origin'],
+		    reqs[0].headers['webhook-request-origin']);
+		assert.equal(r.headers.origin, undefined, 'no CORS Origin');
+	}
 	assert.ok(await sink.quiet(300));
 	assert.equal(sink.requests.filter((r) => r.method === 'OPTIONS').length, 1,
 	    'one handshake');

@@ -566,6 +566,15 @@ test('OPTIONS handshake: WebHook-Request-Origin is echoed in WebHook-Allowed-Ori
 		    'eventemitter.example.com');
 		assert.match(r.headers.allow, /POST/);
 	}
+	/* no consent for a URL that refuses every POST (webhook spec 4.2) */
+	for (const [p, status] of [['/topics/no-such-topic/events', 404],
+	    ['/topics/$sys/events', 403]]) {
+		const r = await s.api('OPTIONS', p, null,
+		    { headers: { 'WebHook-Request-Origin': 'eventemitter.example.com' } });
+		assertProblem(r, status);
+		assert.equal(r.headers['webhook-allowed-origin'], undefined, p);
+		assert.equal(r.headers['webhook-allowed-rate'], undefined, p);
+	}
 });
 
 test('OPTIONS handshake with --allowed-origins refuses other origins', async (t) => {

@@ -1044,6 +1044,11 @@ test_signing(struct deliver *d, struct sink *s)
 	    "a secret without whsec_ is used as raw bytes");
 	free(sig);
 	free(want);
+	sig = deliver_sign("whsec_c2VjcmV0c2VjcmV0c2VjcmV0eA", "id1", 5, "b", 1);
+	is_str(sig, want = hmac_b64("secretsecretsecretx", 19, "id1.5.b"),
+	    "whsec_ with unpadded base64 is decoded, as standardwebhooks does");
+	free(sig);
+	free(want);
 
 	sink_set(s, ACT_RESPOND, 200, "", "");
 	deliver_one(d, s, &sub, m, 2, &g);

@@ -194,7 +194,9 @@ static const struct bcase bcases[] = {
 	{ "\"name\":\"tab\\there\"", "name", 0 },
 	{ "\"name\":7", "name", 0 },
 	{ "\"secret\":\"short\"", "secret", 0 },
-	{ "\"secret\":\"0123456789abcdef\"", "secret", 1 },
+	{ "\"secret\":\"0123456789abcdef\"", "secret", 0 },
+	{ "\"secret\":\"whsec_0123456789abcdef\"", "secret", 1 },
+	{ "\"secret\":\"whsec_01234567*9abcdef\"", "secret", 0 },
 	{ "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"", "secret", 1 },
 	{ "\"secret\":false", "secret", 0 },
 	{ "\"topic\":\"\"", "topic", 0 },
@@ -395,7 +397,7 @@ test_patch(void)
 	static const char *base = "{" SINK ",\"name\":\"orders\","
 	    "\"batch_size\":20,\"max_attempts\":3,\"headers\":{\"X-A\":\"1\"},"
 	    "\"filters\":[{\"exact\":{\"type\":\"a\"}}],"
-	    "\"secret\":\"0123456789abcdef\",\"state\":\"pub_only\","
+	    "\"secret\":\"whsec_0123456789abcdef\",\"state\":\"pub_only\","
 	    "\"backoff_factor\":2,\"timeout_ms\":500}";
 	static const struct {
 		const char *patch;
@@ -416,7 +418,7 @@ test_patch(void)
 		{ "{\"filters\":[{\"prefix\":{\"type\":\"b\"}}]}", "filters",
 		    NULL },
 		{ "{\"secret\":null}", "secret_set", NULL },
-		{ "{\"secret\":\"fedcba9876543210\"}", "", NULL },
+		{ "{\"secret\":\"whsec_fedcba9876543210\"}", "", NULL },
 		{ "{\"name\":\"other\"}", "name", NULL },
 		{ "{\"name\":null}", "name", NULL },
 		{ "{\"sink\":\"https://other/x\"}", "sink", NULL },
@@ -466,7 +468,7 @@ test_null_resets(void)
 {
 	struct sub *s = created("{" SINK ",\"batch_size\":7,\"rate_limit\":9,"
 	    "\"wrap_in_list\":true,\"backoff_factor\":3,"
-	    "\"secret\":\"0123456789abcdef\",\"headers\":{\"X\":\"y\"},"
+	    "\"secret\":\"whsec_0123456789abcdef\",\"headers\":{\"X\":\"y\"},"
 	    "\"filters\":[{\"exact\":{\"type\":\"a\"}}],\"name\":\"n\"}");
 	struct sub *d = created("{" SINK "}");
 	char *field, *cause, *delta;
