@@ -246,18 +246,6 @@ sub_reply(struct http_req *req, int64_t id, unsigned status)
 	catalog_release(app->catalog, v);
 }
 
-/* Is there (still) a topic of that name? */
-static int
-sub_topic_exists(struct http_req *req, const char *topic)
-{
-	struct app *app = http_req_app(req);
-	struct catalog_view *v = catalog_acquire(app->catalog);
-	int found = catalog_topic(v, topic) != NULL;
-
-	catalog_release(app->catalog, v);
-	return found;
-}
-
 static void
 sub_write_reply(struct http_req *req, void *arg, int rc)
 {
@@ -270,14 +258,9 @@ sub_write_reply(struct http_req *req, void *arg, int rc)
 	else if (w->rc == SUB_W_BROKEN)
 		http_reply_problem(req, 500, NULL, NULL, "subscription %lld: %s",
 		    (long long)w->id, w->cause);
-	else if (w->rc == STORE_CONFLICT && !sub_topic_exists(req,
-	    w->sub->topic))
+	else if (w->rc == STORE_CONFLICT)	/* the topic's foreign key */
 		http_reply_invalid(req, "topic", "no topic named %s (it was "
 		    "just deleted)", w->sub->topic);
-	else if (w->rc == STORE_CONFLICT)
-		http_reply_invalid_status(req, 409, "name", "a subscription "
-		    "named \"%s\" exists on topic %s: give this one another "
-		    "name", w->sub->name, w->sub->topic);
 	else if (w->rc == STORE_NOTFOUND)
 		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
 		    (long long)w->id);

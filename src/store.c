@@ -485,6 +485,30 @@ store_conn_close(struct store_conn *c)
 
 /* ---- migrations ---------------------------------------------------- */
 
+/* 0 if no row breaks a foreign key, else -1 and *err names the first. */
+static int
+store_migrate_fk_check(sqlite3 *db, char **err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*err = sqlite3_mprintf("table %s row %lld breaks a foreign key "
+		    "to %s", sqlite3_column_text(s, 0),
+		    (long long)sqlite3_column_int64(s, 1),
+		    sqlite3_column_text(s, 2));
+	else if (rc != SQLITE_DONE)
+		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Migrations are sql/NNN_name.sql; NNN is the version each brings. */
 static int
 store_migrate(struct store *st, char **cause)
@@ -498,7 +522,13 @@ store_migrate(struct store *st, char **cause)
 	for (f = embedded_sql; f->name != NULL; f++)
 		if ((v = atoi(f->name)) > latest)
 			latest = v;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
+	/*
+	 * Foreign keys are off while migrations run (a pragma a transaction
+	 * cannot change), so a table built again does not cascade its drop;
+	 * they are checked before the commit and turned on again after.
+	 */
+	if (sqlite3_exec(db, "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE",
+	    NULL, NULL, &err) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
 	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
@@ -512,7 +542,8 @@ store_migrate(struct store *st, char **cause)
 		*cause = xasprintf("database %s has schema version %d, newer "
 		    "than this sluiced knows (%d): use a newer sluiced",
 		    st->path, have, latest);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL,
+		    NULL);
 		return -1;
 	}
 	for (f = embedded_sql; f->name != NULL; f++) {
@@ -528,18 +559,21 @@ store_migrate(struct store *st, char **cause)
 		}
 		log_info("store", "applied migration %s", f->name);
 	}
+	if (latest > have && store_migrate_fk_check(db, &err) != 0)
+		goto fail;
 	sql = xasprintf("PRAGMA user_version = %d", latest);
 	v = sqlite3_exec(db, sql, NULL, NULL, &err);
 	free(sql);
 	if (v != SQLITE_OK ||
-	    sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+	    sqlite3_exec(db, "COMMIT; PRAGMA foreign_keys = ON", NULL, NULL,
+	    &err) != SQLITE_OK)
 		goto fail;
 	st->version = latest;
 	return 0;
 fail:
 	*cause = xasprintf("migrate %s: %s", st->path, err ? err : "?");
 	sqlite3_free(err);
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 	return -1;
 }
 

@@ -187,7 +187,7 @@ export async function subscriptionFormPage(ctx) {
 		    field('name', 'Name', h('input', { type: 'text',
 			maxlength: 200, value: s.name || '',
 			placeholder: 'default: "<method> <sink>"' }),
-			'Optional; unique per topic'),
+			'Optional; a label for people (need not be unique)'),
 		    field('state', 'State', stateSel),
 		    field('filters', 'Filters (JSON)', filtersIn,
 			'CloudEvents Subscriptions API filters, ANDed: exact, ' +

@@ -324,6 +324,55 @@ function setUserVersion(db, v) {
 	fs.closeSync(fd);
 }
 
+test('migration 011 builds the subscriptions table again without losing a queue, and names may then repeat', async (t) => {
+	try {
+		execFileSync('sqlite3', ['-version'], { stdio: 'pipe' });
+	} catch (e) {
+		t.skip('no sqlite3 shell (scripts/install-deps --test installs it)');
+		return;
+	}
+	const s = await start({ t });
+	await s.createTopic('mig');
+	const r = await s.api('POST', '/api/v1/subscriptions', { topic: 'mig',
+	    sink: 'http://127.0.0.1:9/held', name: 'held', state: 'pub_only' });
+	assert.equal(r.status, 201, r.text);
+	const id = r.json.id;
+	for (let i = 0; i < 3; i++)
+		assert.equal((await s.publishStructured({ id: `m${i}`, source: '/m',
+		    type: 't' }, { topic: 'mig' })).status, 202);
+	await s.stop();
+	/* back to schema 10: names unique per topic */
+	execFileSync('sqlite3', [s.db, `BEGIN;
+CREATE TABLE old (id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL
+ REFERENCES topics(id) ON DELETE CASCADE, name TEXT NOT NULL,
+ state TEXT NOT NULL DEFAULT 'pub_and_sub', spec TEXT NOT NULL, secret TEXT,
+ created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+ paused_until INTEGER NOT NULL DEFAULT 0, pause_reason TEXT,
+ failures INTEGER NOT NULL DEFAULT 0, validated INTEGER NOT NULL DEFAULT 0,
+ last_error TEXT, last_error_at INTEGER, last_success_at INTEGER,
+ allowed_rate INTEGER NOT NULL DEFAULT 0, UNIQUE (topic_id, name));
+INSERT INTO old SELECT * FROM subscriptions;
+DROP TABLE subscriptions;
+ALTER TABLE old RENAME TO subscriptions;
+PRAGMA user_version = 10;
+COMMIT;`], { stdio: 'pipe' });
+	const before = s.lines.length;
+	await s.restart();
+	assert.match(s.lines.slice(before).join('\n'),
+	    /applied migration 011_names_are_labels\.sql/);
+	const sub = await s.api('GET', `/api/v1/subscriptions/${id}`);
+	assert.equal(sub.status, 200, sub.text);
+	assert.equal(sub.json.name, 'held');
+	assert.equal(sub.json.status.queue.pending, 3, 'the queue is kept');
+	const msgs = await s.api('GET', `/api/v1/subscriptions/${id}/messages`);
+	assert.equal(msgs.json.items.length, 3);
+	const again = await s.api('POST', '/api/v1/subscriptions', { topic: 'mig',
+	    sink: 'http://127.0.0.1:9/other', name: 'held', state: 'pub_only' });
+	assert.equal(again.status, 201, again.text);
+	assert.ok(again.json.id > id, 'ids are not given again');
+	await s.stop();
+});
+
 test('a second sluiced on a database in use is refused; the first keeps serving', async (t) => {
 	const s = await start({ t });
 	const r = await run(['--listen', '127.0.0.1:0', '--db', s.db]);

@@ -4,7 +4,7 @@
  * real HTTP: create with defaults and with every field, read, list (by
  * topic, paged), PATCH (only the fields given; null resets), DELETE; every
  * refused value and combination a 400 problem+json naming the field;
- * secret write-only everywhere; name unique per topic (409); live queue
+ * secret write-only everywhere; a name is a label (not unique); live queue
  * counts in status; deleting a topic that has subscriptions.
  */
 const test = require('node:test');
@@ -210,6 +210,10 @@ test('every invalid value and combination is a 400 problem+json naming the field
 		[{ sink: sk, name: '' }, 'name', 'empty name'],
 		[{ sink: sk, name: 'x'.repeat(201) }, 'name', 'name of 201'],
 		[{ sink: sk, secret: 'short' }, 'secret', 'short secret'],
+		[{ sink: sk, secret: 'plain-secret-0123456789' }, 'secret',
+			'a secret without whsec_'],
+		[{ sink: sk, secret: 'whsec_not*base64*at-all' }, 'secret',
+			'whsec_ and not base64'],
 		[{ sink: sk, headers: ['a'] }, 'headers', 'headers a list'],
 		[{ sink: sk, headers: { 'Content-Type': 'x' } }, 'headers.Content-Type',
 			'a header sluice sets'],
@@ -251,7 +255,7 @@ test('secret is write-only: secret_set, never echoed in answers, lists or system
 	assert.equal(a.secret_set, true);
 	let r = await s.api('GET', `/api/v1/subscriptions/${a.id}`);
 	r = await s.api('PATCH', `/api/v1/subscriptions/${a.id}`,
-	    { secret: 'another-secret-value-1234' });
+	    { secret: 'whsec_YW5vdGhlci1zZWNyZXQtdmFsdWU' });
 	assert.equal(r.status, 200, r.text);
 	assert.equal(r.json.secret_set, true);
 	const texts = [
@@ -265,7 +269,8 @@ test('secret is write-only: secret_set, never echoed in answers, lists or system
 	];
 	for (const t of texts) {
 		assert.ok(!t.includes(raw), `the secret shows: ${t.slice(0, 300)}`);
-		assert.ok(!t.includes('another-secret-value'), 'the new one neither');
+		assert.ok(!t.includes('YW5vdGhlci1zZWNyZXQtdmFsdWU'),
+		    'the new one neither');
 	}
 	/* the $sys events' data, one by one */
 	for (const e of await s.allEvents({ topic: '$sys' })) {
@@ -329,27 +334,30 @@ test('PATCH changes only the fields given; null resets to the default', async ()
 	assertProblem(r, 404);
 });
 
-test('a name is unique per topic: 409 naming name; the same name on another topic is fine', async () => {
+test('a name is a label: two subscriptions may share one, and so may two unnamed ones to the same endpoint', async () => {
 	const url = hook();
-	await create({ sink: url, name: 'dup', state: 'disabled' });
+	const a = await create({ sink: url, name: 'dup', state: 'disabled' });
 	let r = await s.api('POST', '/api/v1/subscriptions',
 	    { sink: hook(), name: 'dup', state: 'disabled' });
-	assertProblem(r, 409, 'name');
-	await create({ sink: hook(), name: 'dup', topic: 'other', state: 'disabled' });
-	/* one per (topic, sink, http_method) unless named differently */
+	assert.equal(r.status, 201, r.text);
+	assert.notEqual(r.json.id, a.id);
+	/* two unnamed subscriptions to one endpoint (say, other filters) */
 	r = await s.api('POST', '/api/v1/subscriptions', { sink: url, state: 'disabled' });
 	assert.equal(r.status, 201, r.text);
-	r = await s.api('POST', '/api/v1/subscriptions', { sink: url, state: 'disabled' });
-	assertProblem(r, 409, 'name');
-	r = await s.api('POST', '/api/v1/subscriptions',
-	    { sink: url, http_method: 'PUT', state: 'disabled' });
-	assert.equal(r.status, 201, 'another method is another subscription');
-	r = await s.api('POST', '/api/v1/subscriptions',
-	    { sink: url, name: 'second', state: 'disabled' });
-	assert.equal(r.status, 201, 'another name is another subscription');
-	/* renaming onto an existing name */
+	r = await s.api('POST', '/api/v1/subscriptions', { sink: url, state: 'disabled',
+	    filters: [{ exact: { type: 'b' } }] });
+	assert.equal(r.status, 201, r.text);
+	assert.equal(r.json.name, `POST ${url}`);
+	/* and two unnamed pull subscriptions */
+	for (let i = 0; i < 2; i++) {
+		r = await s.api('POST', '/api/v1/subscriptions',
+		    { delivery_method: 'pull', state: 'disabled' });
+		assert.equal(r.status, 201, r.text);
+	}
+	/* renaming onto a name in use */
 	r = await s.api('PATCH', `/api/v1/subscriptions/${r.json.id}`, { name: 'dup' });
-	assertProblem(r, 409, 'name');
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.json.name, 'dup');
 	/* a default name follows a new sink or method; a chosen one stays */
 	const d = await create({ sink: hook(), state: 'disabled' });
 	const moved = hook();
@@ -498,7 +506,7 @@ test('every field survives a restart; the queue counts too', async (t) => {
 		backoff_factor: 1.5, max_pause_ms: 7890, rate_limit: 3,
 		timeout_ms: 4321, headers: { 'X-Kept': 'yes' }, max_inflight: 2,
 		filters: [{ any: [{ exact: { type: 'a' } }, { suffix: { subject: '.png' } }] }],
-		secret: 'kept-secret-0123456789', validate: true,
+		secret: 'whsec_a2VwdC1zZWNyZXQtMDEyMzQ1Njc4OQ==', validate: true,
 	};
 	const a = (await own.api('POST', '/api/v1/subscriptions', body)).json;
 	const soap = (await own.api('POST', '/api/v1/subscriptions', {
@@ -613,14 +621,12 @@ test('creating a subscription while its topic is deleted: 400 naming topic, or t
 			assert.equal(cre.status, 201, cre.text);
 		}
 	}
-	/* concurrent creates of one name: one 201, the rest 409 naming name */
+	/* concurrent creates to one endpoint: each its own subscription */
 	const url = hook();
 	const rs = await Promise.all(Array.from({ length: 8 }, () =>
 	    s.api('POST', '/api/v1/subscriptions', { sink: url, state: 'disabled' })));
-	assert.deepEqual(rs.map((r) => r.status).sort(), [201, 409, 409, 409, 409,
-		409, 409, 409]);
-	for (const r of rs.filter((x) => x.status === 409))
-		assertProblem(r, 409, 'name');
+	assert.deepEqual(rs.map((r) => r.status), Array(8).fill(201));
+	assert.equal(new Set(rs.map((r) => r.json.id)).size, 8, 'eight ids');
 });
 
 test('a deleted subscription\'s id is never given to a new one', async (t) => {
