@@ -642,10 +642,11 @@ outcome_apply(struct store_tx *tx, void *arg)
 			o->ndead++;
 		}
 	}
+	/* 410: paused until an operator turns the subscription on again */
 	if (rc == STORE_OK)
 		rc = store_tx_sub_outcome(tx, s->id, o->ok, o->failures,
-		    o->res.error, store_tx_now(tx) + o->pause_ms,
-		    cause_name(o->cause));
+		    o->res.error, o->gone ? INT64_MAX : store_tx_now(tx) +
+		    o->pause_ms, o->gone ? "gone" : cause_name(o->cause));
 	if (rc == STORE_OK && o->gone) {
 		struct catalog_view *v = catalog_acquire(o->d->app->catalog);
 
@@ -702,9 +703,10 @@ outcome_done(void *arg, int rc)
 		dsub_forget(d, ds);
 		/* an operator's pause wins over an error's */
 		if (!dsub_manual(ds, now)) {
-			ds->paused_until = now + o->pause_ms;
+			ds->paused_until = o->gone ? INT64_MAX :
+			    now + o->pause_ms;
 			snprintf(ds->reason, sizeof ds->reason, "%s",
-			    cause_name(o->cause));
+			    o->gone ? "gone" : cause_name(o->cause));
 		}
 	}
 	/* nothing on its way: read the queue from its head again */
@@ -1107,6 +1109,12 @@ dispatcher_load(struct dispatcher *d)
 			ds->validated = 0;
 			ds->allowed_rate = 0;
 			dsub_forget(d, ds);
+		}
+		/* turned on again after a 410 (the store cleared it too) */
+		if (strcmp(ds->reason, "gone") == 0 &&
+		    s->state != SUB_DISABLED) {
+			ds->paused_until = 0;
+			ds->reason[0] = '\0';
 		}
 		ds->updated_at = s->updated_at;
 		ds->delivers = !s->pull && sub_state_delivers(s->state);

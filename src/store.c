@@ -129,10 +129,18 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SUB_INSERT] = "INSERT INTO subscriptions (id, topic_id, name, state, "
 	    "spec, secret, created_at, updated_at) VALUES ((SELECT value + 1 "
 	    "FROM counters WHERE name = 'subscription'), ?, ?, ?, ?, ?, ?, ?)",
-	/* a change may point it elsewhere: the handshake runs again */
+	/*
+	 * A change may point it elsewhere: the handshake runs again.  Turned
+	 * on again, a subscription its endpoint had gone from (410) is
+	 * unpaused.
+	 */
 	[S_SUB_UPDATE] = "UPDATE subscriptions SET name = ?2, state = ?3, "
 	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0, "
-	    "allowed_rate = 0 WHERE id = ?1",
+	    "allowed_rate = 0, "
+	    "paused_until = CASE WHEN pause_reason = 'gone' AND "
+	    "?3 <> 'disabled' THEN 0 ELSE paused_until END, "
+	    "pause_reason = CASE WHEN pause_reason = 'gone' AND "
+	    "?3 <> 'disabled' THEN NULL ELSE pause_reason END WHERE id = ?1",
 	[S_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?",
 	[S_SUB_PAUSE] = "UPDATE subscriptions SET paused_until = ?2, "
 	    "pause_reason = ?3, failures = CASE WHEN ?2 = 0 THEN 0 "

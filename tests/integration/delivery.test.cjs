@@ -683,6 +683,20 @@ test('410 Gone: the subscription becomes disabled, subscription.gone is recorded
 	    `not queued to the gone subscription: ${JSON.stringify(ev)}`);
 	assert.ok(await sink.quiet(500));
 	assert.equal(sink.requests.length, 1);
+	/* the status says why: paused, with no end, for "gone" */
+	const gone = (await getSub(sub.id)).status;
+	assert.equal(gone.paused, true, JSON.stringify(gone));
+	assert.equal(gone.pause_reason, 'gone');
+	assert.equal(gone.paused_until, null);
+
+	/* the endpoint is back and the operator turns the subscription on */
+	sink.always({ status: 200 });
+	assert.equal((await patch(sub.id, { state: 'pub_and_sub' })).status.paused,
+	    false);
+	const [again] = await sink.waitFor(2, WAIT).then((r) => r.slice(1));
+	assert.deepEqual(JSON.parse(again.text), event(1), 'the first message');
+	const back = (await getSub(sub.id)).status;
+	assert.equal(back.pause_reason, null);
 });
 
 /* ---- attempts and status ---------------------------------------------- */
