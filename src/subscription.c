@@ -431,8 +431,6 @@ sub_rules(struct sub *s, char **field, char **cause)
 	    "must be 1 with content_mode binary (one event per request)");
 	SUB_RULE(s->binary && s->wrap_in_list, "wrap_in_list",
 	    "not possible with content_mode binary");
-	SUB_RULE(s->soap && s->wrap_in_list, "wrap_in_list",
-	    "REST only: SOAP batches are a <batch> element");
 	SUB_RULE(!s->soap && s->soap_version != NULL, "soap_version",
 	    "only for endpoint_type soap");
 	SUB_RULE(!s->soap && s->soap_action != NULL, "soap_action",

@@ -410,6 +410,20 @@ test('SOAP batch_size 2: a batch of one left at the end is still a <batch>', asy
 	    `a <batch>: ${reqs[1].text}`);
 });
 
+test('SOAP with wrap_in_list: one event per request, always as a <batch>', async (t) => {
+	const tp = await topic();
+	const sink = await startSink({ t });
+	await subscribe({ topic: tp, sink: sink.url, endpoint_type: 'soap',
+	    wrap_in_list: true });
+	await publish(tp, event(1));
+	const [r] = await sink.waitFor(1, WAIT);
+	const body = xml.parse(r.text)['soap:Envelope']['soap:Body'];
+	assert.ok(body.batch, `a <batch>: ${r.text}`);
+	assert.equal(body.event, undefined, 'no bare <event>');
+	assert.equal((r.text.match(/<event /g) || []).length, 1, r.text);
+	assert.match(r.text, /<id>e-1<\/id>/);
+});
+
 test('SOAP: XML data (application/xml) is carried as xs:any with the document as a child element; malformed XML as xs:string', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });

@@ -294,7 +294,7 @@ static const struct bcase ccases[] = {
 	{ "{" SINK ",\"endpoint_type\":\"soap\",\"content_mode\":\"binary\"}",
 	    "content_mode", 0 },
 	{ "{" SINK ",\"endpoint_type\":\"soap\",\"wrap_in_list\":true}",
-	    "wrap_in_list", 0 },
+	    "wrap_in_list", 1 },
 	{ "{" SINK ",\"soap_version\":\"1.2\"}", "soap_version", 0 },
 	{ "{" SINK ",\"soap_action\":\"urn:x\"}", "soap_action", 0 },
 	{ "{" SINK ",\"endpoint_type\":\"soap\",\"soap_version\":\"1.0\"}",
