@@ -230,21 +230,28 @@ ce_media_eq(const char *ct, const char *want)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* application/json, text/json or any +json suffix. */
+/*
+ * JSON format 1.0.2 section 3.1.1: a media type is JSON when, stripped of
+ * parameters, it is any type with the subtype "json" or a subtype ending
+ * in "+json" (compared without regard to case).
+ */
 int
 cloudevent_media_is_json(const char *ct)
 {
-	const char *end, *slash;
+	const char *end, *slash, *sub;
+	size_t n;
 
-	if (ce_media_eq(ct, "application/json") || ce_media_eq(ct, "text/json"))
-		return 1;
 	ct = ce_ows(ct);
 	end = ct + strcspn(ct, ";");
 	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	slash = memchr(ct, '/', (size_t)(end - ct));
-	return slash != NULL && end - slash > 5 &&
-	    strncasecmp(end - 5, "+json", 5) == 0;
+	if (slash == NULL || slash == ct)
+		return 0;
+	sub = slash + 1;
+	n = (size_t)(end - sub);
+	return (n == 4 && strncasecmp(sub, "json", 4) == 0) ||
+	    (n >= 5 && strncasecmp(end - 5, "+json", 5) == 0);
 }
 
 static int
@@ -701,14 +708,24 @@ ce_structured_data(struct cloudevent *ev, struct ce_problem *pr,
 	struct buf s;
 	size_t n;
 
-	if (data != NULL && data[0] == 'n')
-		data = NULL;
-	if (b64 != NULL && b64[0] == 'n')
-		b64 = NULL;
+	/*
+	 * JSON format 1.0.2 section 3.1.1: the data and data_base64 members
+	 * are exclusive by presence, so a null in either counts; and
+	 * "data": null is an explicit null payload, not an absent one.  It
+	 * stays the JSON value null whatever datacontenttype says, as
+	 * "data": 5 with text/plain does (3.1.2 lets a non-JSON type refuse
+	 * non-string data; we keep it): only a JSON string can be text of a
+	 * non-JSON type.  "data_base64": null holds no bytes: unset.
+	 */
 	if (data != NULL && b64 != NULL) {
 		ce_fault(pr, index, "data_base64",
-		    "data and data_base64 are mutually exclusive");
-	} else if (b64 != NULL) {
+		    "data and data_base64 are mutually exclusive (both "
+		    "members are present)");
+		return;
+	}
+	if (b64 != NULL && b64[0] == 'n')
+		b64 = NULL;
+	if (b64 != NULL) {
 		ce_unquote(b64, rd->blen, &s);
 		if (b64[0] != '"' ||
 		    cloudevent_base64_decode(s.data, s.len, &bytes, &n) != 0)

@@ -572,14 +572,49 @@ soapxml_declare(struct buf *out)
 	    "\"");
 }
 
+static void
+soapxml_write_attr(
+    struct buf *out, const char *name, enum ce_value_type vt, const char *value)
+{
+	const char *type;
+
+	buf_printf(out, "<%s", name);
+	if (!soapxml_is_core(name)) {
+		type = vt == CE_VALUE_INTEGER ? "ce:integer"
+		    : vt == CE_VALUE_BOOLEAN  ? "ce:boolean"
+		                              : "ce:string";
+		buf_printf(out, " xsi:type=\"%s\"", type);
+	}
+	buf_addstr(out, ">");
+	soapxml_escape(out, value, strlen(value));
+	buf_printf(out, "</%s>", name);
+}
+
+/* id, source or type: the attributes an event opens with. */
+static int
+soapxml_is_required(const char *name)
+{
+	return strcmp(name, "id") == 0 || strcmp(name, "source") == 0 ||
+	    strcmp(name, "type") == 0;
+}
+
 void
 soapxml_write_event(
     const struct cloudevent *ev, int declare_ns, struct buf *out)
 {
 	const struct ce_attr *a;
-	const char *specversion, *type;
+	const char *specversion;
 	size_t i;
+	int implied;
 
+	/*
+	 * JSON format 1.0.2 section 3.1.2: JSON data without a
+	 * datacontenttype, written in another format, SHOULD name the
+	 * implied application/json.  It goes where a datacontenttype
+	 * would: after the required attributes, before the others.
+	 */
+	implied = ev->kind == CE_DATA_JSON &&
+	    cloudevent_get(ev, "datacontenttype") == NULL;
 	specversion = cloudevent_get(ev, "specversion");
 	buf_addstr(out, "<event");
 	if (declare_ns)
@@ -592,17 +627,16 @@ soapxml_write_event(
 		a = &ev->attrs[i];
 		if (strcmp(a->name, "specversion") == 0)
 			continue;
-		buf_printf(out, "<%s", a->name);
-		if (!soapxml_is_core(a->name)) {
-			type = a->type == CE_VALUE_INTEGER ? "ce:integer"
-			    : a->type == CE_VALUE_BOOLEAN  ? "ce:boolean"
-			                                   : "ce:string";
-			buf_printf(out, " xsi:type=\"%s\"", type);
+		if (implied && !soapxml_is_required(a->name)) {
+			soapxml_write_attr(out, "datacontenttype",
+			    CE_VALUE_STRING, "application/json");
+			implied = 0;
 		}
-		buf_addstr(out, ">");
-		soapxml_escape(out, a->value, strlen(a->value));
-		buf_printf(out, "</%s>", a->name);
+		soapxml_write_attr(out, a->name, a->type, a->value);
 	}
+	if (implied)
+		soapxml_write_attr(out, "datacontenttype", CE_VALUE_STRING,
+		    "application/json");
 	soapxml_write_data(ev, out);
 	buf_addstr(out, "</event>");
 }

@@ -30,6 +30,9 @@ struct cloudevent;
  * datacontenttype and a well-formed UTF-8 document; the root gets xmlns=""
  * unless it declares a default namespace), xs:string for JSON and other
  * text, xs:base64Binary for bytes and for text XML 1.0 cannot carry.
+ * JSON data without a datacontenttype gets an explicit
+ * <datacontenttype>application/json</datacontenttype>, as the JSON format
+ * asks of a re-serialised event, after id, source and type.
  */
 void soapxml_write_event(
     const struct cloudevent *, int declare_ns, struct buf *out);

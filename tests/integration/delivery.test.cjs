@@ -372,6 +372,30 @@ test('SOAP 1.1: text/xml with SOAPAction, the event in the CloudEvents XML forma
 	assert.deepEqual(e3.data, ['hello <world> & all', 'xs:string']);
 });
 
+/* JSON format 3.1.2: re-serialised, JSON data names its implied type. */
+test('SOAP: JSON data published without datacontenttype carries <datacontenttype>application/json</datacontenttype>, "data": null too', async (t) => {
+	const tp = await topic();
+	const sink = await startSink({ t });
+	await subscribe({ topic: tp, sink: sink.url, endpoint_type: 'soap' });
+	await publish(tp, event(1, { datacontenttype: undefined, myext: 'x' }));
+	await publish(tp, event(2, { datacontenttype: undefined, data: null }));
+	await publish(tp, event(3, { datacontenttype: 'text/plain',
+	    data: 'plain' }));
+	const reqs = await sink.waitFor(3, WAIT);
+	const [e1] = soapEvents(reqs[0].text, SOAP11_NS);
+	assert.deepEqual(e1.attrs.datacontenttype, ['application/json', undefined]);
+	assert.deepEqual(JSON.parse(e1.data[0]), { n: 1 });
+	assert.match(reqs[0].text, new RegExp('<type>com\\.example\\.delivery' +
+	    '</type><datacontenttype>application/json</datacontenttype>' +
+	    '<myext '), 'after the required attributes, before the others');
+	const [e2] = soapEvents(reqs[1].text, SOAP11_NS);
+	assert.deepEqual(e2.attrs.datacontenttype, ['application/json', undefined]);
+	assert.deepEqual(e2.data, ['null', 'xs:string']);
+	const [e3] = soapEvents(reqs[2].text, SOAP11_NS);
+	assert.deepEqual(e3.attrs.datacontenttype, ['text/plain', undefined]);
+	assert.equal((reqs[2].text.match(/<datacontenttype>/g) || []).length, 1);
+});
+
 test('SOAP 1.2: application/soap+xml with action=, batch_size 2 as <batch> of events', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });

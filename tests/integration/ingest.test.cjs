@@ -3,12 +3,15 @@
  * ingest.test.cjs: CloudEvents ingest against the real sluiced: every HTTP
  * binding mode read back exactly as sent, the 202 body, duplicates, atomic
  * batches, and every error status a producer can get (400, 401, 403, 404,
- * 405, 413, 415), plus the OPTIONS abuse-protection handshake.
+ * 405, 413, 415), plus the OPTIONS abuse-protection handshake.  Where
+ * what was accepted shapes what goes out (an explicit "data": null), a
+ * recording sink checks the delivery too.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { start, assertProblem } = require('../lib/sluice.cjs');
+const { startSink } = require('../lib/sink.cjs');
 
 const MIB = 1024 * 1024;
 let s;	/* the server most tests share */
@@ -111,11 +114,64 @@ test('structured mode: data_base64 and string data with text/plain', async () =>
 
 test('structured mode: JSON null means unset', async () => {
 	const ev = { id: uid('st'), source: '/s', type: 't', subject: null,
-		data: null };
+		myext: null, data_base64: null };
 	const [msg] = assertAccepted(await s.publishStructured(ev), [ev]);
 	const item = await readBack(msg);
 	assert.deepEqual(item.event, { specversion: '1.0', id: ev.id,
 		source: '/s', type: 't' });
+});
+
+/* JSON format 3.1.1: data is no attribute; null there is a payload. */
+test('structured and batch mode: "data": null is kept as an explicit null payload, not dropped', async () => {
+	const plain = { id: uid('null'), source: '/null', type: 't', data: null };
+	const json = { id: uid('null'), source: '/null', type: 't',
+		datacontenttype: 'application/json', data: null };
+	const text = { id: uid('null'), source: '/null', type: 't',
+		datacontenttype: 'text/plain', data: null };
+	for (const ev of [plain, json, text]) {
+		const [msg] = assertAccepted(await s.publishStructured(ev), [ev]);
+		const got = await s.api('GET', `/api/v1/events/${msg}`);
+		assert.equal(got.status, 200, got.text);
+		assert.ok('data' in got.json.event, got.text);
+		assert.deepEqual(got.json.event,
+		    Object.assign({ specversion: '1.0' }, ev));
+		assert.ok(got.text.includes('"data":null'), got.text);
+	}
+	const batch = [
+		{ specversion: '1.0', id: uid('null'), source: '/null', type: 'b',
+			data: null },
+		{ specversion: '1.0', id: uid('null'), source: '/null', type: 'b' },
+	];
+	const msgs = assertAccepted(await s.publishBatch(batch), batch);
+	const first = (await readBack(msgs[0])).event;
+	const second = (await readBack(msgs[1])).event;
+	assert.deepEqual(first, batch[0]);
+	assert.ok('data' in first && first.data === null);
+	assert.deepEqual(second, batch[1]);
+	assert.ok(!('data' in second), 'no data member stays no data');
+});
+
+test('"data": null is delivered: structured as "data":null, binary as body null with Content-Type application/json', async (t) => {
+	const tp = `nulldata${process.pid}`;
+	await s.createTopic(tp);
+	const sink = await startSink({ t });
+	for (const [path, mode] of [['/st', 'structured'], ['/bin', 'binary']]) {
+		const r = await s.api('POST', '/api/v1/subscriptions', { topic: tp,
+			sink: sink.url + path, content_mode: mode });
+		assert.equal(r.status, 201, r.text);
+	}
+	const ev = { specversion: '1.0', id: uid('null'), source: '/null',
+		type: 't', data: null };
+	assertAccepted(await s.publishStructured(ev, { topic: tp }), [ev]);
+	const reqs = await sink.waitFor(2, 15000);
+	const by = Object.fromEntries(reqs.map((r) => [r.url, r]));
+	assert.match(by['/st'].headers['content-type'],
+	    /^application\/cloudevents\+json/);
+	assert.deepEqual(JSON.parse(by['/st'].text), ev);
+	assert.ok(by['/st'].text.includes('"data":null'), by['/st'].text);
+	assert.equal(by['/bin'].headers['content-type'], 'application/json');
+	assert.equal(by['/bin'].text, 'null');
+	assert.equal(by['/bin'].headers['ce-id'], ev.id);
 });
 
 test('binary mode: arbitrary bytes (NUL, invalid UTF-8) come back byte for byte as data_base64', async () => {
@@ -158,6 +214,29 @@ test('binary mode: text/plain comes back as a string, JSON as JSON', async () =>
 	assert.deepEqual(got.json.event.data, { k: [1, 2.5], s: 'v' });
 	assert.ok(got.text.includes('{"k": [1, 2.50], "s": "v"}'), got.text);
 	assert.equal(got.json.event.datacontenttype, 'application/json');
+});
+
+/* JSON format 3.1.1: JSON is any type/json or type/subtype+json. */
+test('binary mode: any */json or */*+json Content-Type is JSON: checked, and read back as JSON data', async () => {
+	for (const ct of ['example/json', 'Text/JSON; charset=utf-8',
+		'application/vnd.example+JSON']) {
+		const attrs = { id: uid('json'), source: '/json', type: 't' };
+		const [msg] = assertAccepted(await s.publishBinary(attrs,
+		    '{"k": [1, null]}', { contentType: ct }), [attrs]);
+		const got = await s.api('GET', `/api/v1/events/${msg}`);
+		assert.deepEqual(got.json.event.data, { k: [1, null] }, got.text);
+		assert.equal(got.json.event.data_base64, undefined, got.text);
+		assert.equal(got.json.event.datacontenttype, ct);
+		assertProblem(await s.publishBinary({ id: uid('json'),
+			source: '/json', type: 't' }, 'not json', { contentType: ct }),
+		    400, 'data');
+	}
+	/* not JSON: json-seq and x-json are bytes/text as before */
+	const attrs = { id: uid('json'), source: '/json', type: 't' };
+	const [msg] = assertAccepted(await s.publishBinary(attrs, 'not json',
+	    { contentType: 'application/x-json' }), [attrs]);
+	assert.equal((await readBack(msg)).event.data_base64,
+	    Buffer.from('not json').toString('base64'));
 });
 
 test('binary mode: every attribute as ce- headers, extensions as strings, percent-decoded', async () => {
@@ -350,6 +429,19 @@ test('batches are atomic: one bad event is a 400 naming its index, nothing store
 	assert.equal((await s.allEvents({ source: src })).length, 4);
 });
 
+test('batches: data and data_base64 both present (one null) is a 400 naming data_base64 and the index', async () => {
+	const src = `/both-${process.pid}`;
+	const evs = [
+		{ specversion: '1.0', id: 'b1', source: src, type: 't', data: null },
+		{ specversion: '1.0', id: 'b2', source: src, type: 't', data: null,
+			data_base64: 'AAEC' },
+	];
+	const p = assertProblem(await s.publishBatch(evs), 400, 'data_base64');
+	assert.equal(p.errors.find((x) => x.attribute === 'data_base64').index,
+	    1);
+	assert.deepEqual(await s.allEvents({ source: src }), []);
+});
+
 test('400: problem+json naming the attribute, for each kind of invalid event', async () => {
 	const base = { specversion: '1.0', id: 'x', source: '/s', type: 't' };
 	const cases = [
@@ -370,6 +462,10 @@ test('400: problem+json naming the attribute, for each kind of invalid event', a
 		[{ big: 2147483648 }, 'big'],
 		[{ frac: 1.5 }, 'frac'],
 		[{ data: 1, data_base64: 'AA==' }, 'data'],
+		/* exclusive by presence (JSON format 3.1.1), null or not */
+		[{ data: null, data_base64: 'AA==' }, 'data_base64'],
+		[{ data: [1], data_base64: null }, 'data_base64'],
+		[{ data: null, data_base64: null }, 'data_base64'],
 		[{ data_base64: '%%%' }, 'data_base64'],
 	];
 	for (const [change, attr] of cases) {

@@ -179,6 +179,90 @@ test_json_and_extensions(void)
 	cloudevent_free(ev);
 }
 
+/* Exactly one <datacontenttype> element in x, and what it holds. */
+static int
+one_type(const char *x, const char *want)
+{
+	const char *p = strstr(x, "<datacontenttype>");
+	size_t n = strlen("<datacontenttype>");
+
+	return p != NULL && strstr(p + n, "<datacontenttype") == NULL &&
+	    strncmp(p + n, want, strlen(want)) == 0 &&
+	    strncmp(p + n + strlen(want), "</datacontenttype>", 18) == 0;
+}
+
+/* JSON format 3.1.2: re-serialised, JSON data names application/json. */
+static void
+test_implied_type(void)
+{
+	struct cloudevent *ev =
+	    event("{\"subject\":\"s\",\"specversion\":\"1.0\",\"id\":\"1\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"myext\":\"v\","
+	          "\"data\":{\"a\":1}}");
+	struct cloudevent *nul =
+	    event("{\"specversion\":\"1.0\",\"id\":\"2\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"data\":null}");
+	struct cloudevent *own =
+	    event("{\"specversion\":\"1.0\",\"id\":\"3\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"time\":"
+	          "\"2020-01-01T00:00:00Z\",\"datacontenttype\":"
+	          "\"application/vnd.x+json\",\"data\":[1]}");
+	struct cloudevent *bin =
+	    event("{\"specversion\":\"1.0\",\"id\":\"4\","
+	          "\"source\":\"/s\",\"type\":\"t\",\"data_base64\":\"AAE=\"}");
+	struct cloudevent *none = event("{\"specversion\":\"1.0\",\"id\":\"5\","
+	                                "\"source\":\"/s\",\"type\":\"t\"}");
+	const struct cloudevent *evs[2] = {nul, ev};
+	char *x = xml_event(ev), *y = xml_event(nul), *z;
+	struct buf b;
+
+	is_str(x,
+	    "<event" NS_DECL " specversion=\"1.0\"><id>1</id>"
+	    "<source>/s</source><type>t</type>"
+	    "<datacontenttype>application/json</datacontenttype>"
+	    "<subject>s</subject><myext xsi:type=\"ce:string\">v</myext>"
+	    "<data xsi:type=\"xs:string\">{&quot;a&quot;:1}</data></event>",
+	    "JSON data, no datacontenttype: application/json named, after "
+	    "the required attributes");
+	well_formed(x, "event with the implied datacontenttype");
+	xpath_is(x, "/" CE("event") "/" CE("datacontenttype"),
+	    "application/json", "implied datacontenttype reads back");
+	is_str(y,
+	    "<event" NS_DECL " specversion=\"1.0\"><id>2</id>"
+	    "<source>/s</source><type>t</type>"
+	    "<datacontenttype>application/json</datacontenttype>"
+	    "<data xsi:type=\"xs:string\">null</data></event>",
+	    "data null: JSON null, typed application/json");
+	free(x);
+	free(y);
+
+	x = xml_event(own);
+	ok(one_type(x, "application/vnd.x+json"),
+	    "a datacontenttype of its own is kept, none added");
+	free(x);
+	x = xml_event(bin);
+	ok(strstr(x, "datacontenttype") == NULL,
+	    "bytes without a datacontenttype: none added");
+	free(x);
+	x = xml_event(none);
+	ok(strstr(x, "datacontenttype") == NULL, "no data: no datacontenttype");
+	free(x);
+
+	buf_init(&b, 0);
+	soapxml_write_batch(evs, 2, &b);
+	z = buf_take(&b, NULL);
+	xpath_is(z, "count(//" CE("event") "/" CE("datacontenttype") ")", "2",
+	    "in a batch, each JSON event names a datacontenttype");
+	xpath_is(z, "string(//" CE("event") "[2]/" CE("datacontenttype") ")",
+	    "application/json", "the second one application/json too");
+	free(z);
+	cloudevent_free(ev);
+	cloudevent_free(nul);
+	cloudevent_free(own);
+	cloudevent_free(bin);
+	cloudevent_free(none);
+}
+
 static void
 test_binary(void)
 {
@@ -460,6 +544,7 @@ main(void)
 	have_xmllint = system("xmllint --version >/dev/null 2>&1") == 0;
 	test_text();
 	test_json_and_extensions();
+	test_implied_type();
 	test_binary();
 	test_xml_data();
 	test_envelopes();
