@@ -161,12 +161,12 @@ ingest_done(void *arg, int rc)
 		http_reply_buf(in->req, 202, &b);
 	} else if (in->failure == STORE_NOTFOUND) {
 		atomic_fetch_add(&in->app->metrics->rejected[MR_NOT_FOUND], 1);
-		http_reply_problem(in->req, 404, NULL, NULL,
+		http_reply_invalid_status(in->req, 404, "topic",
 		    "the topic was deleted");
 	} else {
 		atomic_fetch_add(&in->app->metrics->rejected[MR_STORAGE], 1);
 		http_reply_header(in->req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		http_reply_problem(in->req, 503, NULL, NULL,
+		http_reply_invalid_status(in->req, 503, "storage",
 		    "the events could not be stored; nothing was accepted: "
 		    "retry later");
 	}
@@ -224,7 +224,7 @@ ingest_topic(struct http_req *req, const char *topic, int64_t *id,
 	const struct catalog_topic *t;
 
 	if (topic[0] == '$') {
-		http_reply_problem(req, 403, NULL, NULL, "topic %s is reserved "
+		http_reply_invalid_status(req, 403, "topic", "%s is reserved "
 		    "for sluice's own events", topic);
 		return -1;
 	}
@@ -237,8 +237,8 @@ ingest_topic(struct http_req *req, const char *topic, int64_t *id,
 	catalog_release(app->catalog, v);
 	if (t == NULL) {
 		atomic_fetch_add(&app->metrics->rejected[MR_NOT_FOUND], 1);
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
-		    topic);
+		http_reply_invalid_status(req, 404, "topic",
+		    "no topic named %s", topic);
 		return -1;
 	}
 	return 0;
@@ -353,7 +353,7 @@ api_ingest_options(struct http_req *req)
 		return;
 	}
 	if (!ingest_origin_allowed(cfg->allowed_origins, origin)) {
-		http_reply_problem(req, 403, NULL, NULL,
+		http_reply_invalid_status(req, 403, "WebHook-Request-Origin",
 		    "origin %s may not send events here", origin);
 		return;
 	}

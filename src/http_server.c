@@ -392,6 +392,17 @@ http_reply_problem(struct http_req *req, unsigned status, const char *title,
 static void http_reply_field(struct http_req *, unsigned, const char *,
     const char *, va_list) __attribute__((format(printf, 4, 0)));
 
+/* Is this an ingest URL (/events, /topics/{name}/events)? */
+static int
+http_req_ingest(const struct http_req *req)
+{
+	size_t n = strlen(req->path);
+
+	return strcmp(req->path, "/events") == 0 ||
+	    (strncmp(req->path, "/topics/", 8) == 0 && n > 15 &&
+	        strcmp(req->path + n - 7, "/events") == 0);
+}
+
 static void
 http_reply_field(struct http_req *req, unsigned status, const char *field,
     const char *fmt, va_list ap)
@@ -399,7 +410,8 @@ http_reply_field(struct http_req *req, unsigned status, const char *field,
 	json_t *errors = json_array(), *e = json_object();
 	char *reason = xvasprintf(fmt, ap);
 
-	json_object_set_new(e, "field", json_string(field));
+	json_object_set_new(e, http_req_ingest(req) ? "attribute" : "field",
+	    json_string(field));
 	json_object_set_new(e, "reason", json_string(reason));
 	json_object_set_new(e, "detail", json_string(reason));
 	json_array_append_new(errors, e);
@@ -484,7 +496,7 @@ http_check_bearer(struct http_req *req, const char *token)
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"sluice\"");
-		http_reply_problem(req, 401, NULL, NULL,
+		http_reply_invalid_status(req, 401, "Authorization",
 		    "this route needs Authorization: Bearer <token>");
 		return -1;
 	}
@@ -492,7 +504,7 @@ http_check_bearer(struct http_req *req, const char *token)
 	while (*h == ' ')
 		h++;
 	if (!http_token_equal(h, token)) {
-		http_reply_problem(req, 403, NULL, NULL,
+		http_reply_invalid_status(req, 403, "Authorization",
 		    "the bearer token is not valid for this route");
 		return -1;
 	}
@@ -541,8 +553,8 @@ http_too_large(struct http_req *req)
 	/* ingest routes are the open POSTs */
 	if (req->route->auth == AUTH_NONE && strcmp(req->method, "POST") == 0)
 		atomic_fetch_add(&app->metrics->rejected[MR_TOO_LARGE], 1);
-	http_reply_problem(req, 413, NULL, NULL, "the body is larger than the "
-	    "limit of %lld bytes", (long long)app->cfg->max_body);
+	http_reply_invalid_status(req, 413, "body", "larger than the limit "
+	    "of %lld bytes", (long long)app->cfg->max_body);
 }
 
 /*
@@ -578,21 +590,21 @@ http_begin(struct http_req *req)
 	req->route = http_route_find(req->method, req->path, &allow);
 	if (req->route == NULL && allow.len > 0) {
 		http_reply_header(req, MHD_HTTP_HEADER_ALLOW, allow.data);
-		http_reply_problem(req, 405, NULL, NULL,
+		http_reply_invalid_status(req, 405, "method",
 		    "%s is not allowed on %s (allowed: %s)", req->method,
 		    req->path, allow.data);
 	} else if (req->route == NULL)
-		http_reply_problem(req, 404, NULL, NULL, "no such resource: %s",
-		    req->path);
+		http_reply_invalid_status(req, 404, "path",
+		    "no such resource: %s", req->path);
 	buf_free(&allow);
 	if (req->route == NULL)
 		return;
 	http_match(req->route->pattern, req->path, req->params);
 	if (req->route->auth == AUTH_ADMIN) {
 		if (!req->srv->app->api_open) {
-			http_reply_problem(req, 403, NULL, NULL, "the admin API "
-			    "is off: set admin_token to serve it on a "
-			    "non-loopback address");
+			http_reply_invalid_status(req, 403, "admin_token",
+			    "the admin API is off: set admin_token to serve "
+			    "it on a non-loopback address");
 			return;
 		}
 		if (cfg->admin_token != NULL &&
@@ -601,8 +613,8 @@ http_begin(struct http_req *req)
 	}
 	if (http_framing_ambiguous(req)) {
 		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
-		http_reply_problem(req, 400, NULL, NULL, "the request carries "
-		    "Content-Length more than once with different values");
+		http_reply_invalid(req, "Content-Length", "given more than "
+		    "once, with different values");
 		return;
 	}
 	cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -645,8 +657,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 			http_reply_header(req, MHD_HTTP_HEADER_CONNECTION,
 			    "close");
 			http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-			http_reply_problem(req, 503, NULL, NULL,
-			    "sluiced is stopping: retry");
+			http_reply_invalid_status(req, 503, "sluiced",
+			    "stopping: retry");
 			return http_queue(req);
 		}
 		http_begin(req);

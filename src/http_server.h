@@ -61,10 +61,13 @@ void http_reply_buf(struct http_req *, unsigned status, struct buf *b);
 void http_reply_problem(struct http_req *, unsigned status,
     const char *title, json_t *errors, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* A 400 naming one field. */
+/*
+ * A 400 naming one field in its errors list (as "attribute" on the ingest
+ * URLs, which name CloudEvents attributes; as "field" elsewhere).
+ */
 void http_reply_invalid(struct http_req *, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Like http_reply_invalid with another status (409, 422...). */
+/* Like http_reply_invalid with another status (401, 404, 409, 503...). */
 void http_reply_invalid_status(struct http_req *, unsigned status,
     const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

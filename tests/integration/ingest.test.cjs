@@ -634,6 +634,40 @@ test('415 without ce-specversion or for an unsupported format', async () => {
 	assertProblem(r, 415);
 });
 
+test('every ingest error has an errors list naming what is wrong (401, 403, 404, 405, 413, 415)', async (t) => {
+	const own = await start({ t, args: ['--max-body', '2k'] });
+	await own.createTopic('locked', { publish_token: 'locked-token-0123456789' });
+	const ev = JSON.stringify({ specversion: '1.0', id: 'x', source: '/x',
+	    type: 't' });
+	const ce = { 'content-type': 'application/cloudevents+json' };
+	const cases = [
+		[401, 'Authorization', '/topics/locked/events', 'POST', {}],
+		[403, 'Authorization', '/topics/locked/events', 'POST',
+			{ authorization: 'Bearer wrong' }],
+		[404, 'topic', '/topics/no-such-topic/events', 'POST', {}],
+		[403, 'topic', '/topics/$sys/events', 'POST', {}],
+		[405, 'method', '/events', 'PUT', {}],
+		[415, 'Content-Type', '/events', 'POST', { 'content-type': 'text/plain' }],
+	];
+	for (const [status, name, p, method, headers] of cases) {
+		const r = await own.api(method, p, ev,
+		    { headers: Object.assign({}, ce, headers) });
+		const j = assertProblem(r, status, name);
+		assert.ok(j.errors.every((e) => typeof e.reason === 'string' &&
+		    e.reason.length > 0), `${status}: a reason: ${r.text}`);
+	}
+	const big = JSON.stringify({ specversion: '1.0', id: 'big', source: '/x',
+	    type: 't', data: 'x'.repeat(3000) });
+	assertProblem(await own.api('POST', '/events', big, { headers: ce }), 413,
+	    'body');
+	/* the admin API names fields, not attributes */
+	const r = await own.api('PUT', '/api/v1/topics', {});
+	assertProblem(r, 405, 'method');
+	assert.equal(r.json.errors[0].attribute, undefined);
+	assert.equal(r.json.errors[0].field, 'method');
+	await own.stop();
+});
+
 test('--max-body changes the limit', async (t) => {
 	const small = await start({ t, args: ['--max-body', '2k'] });
 	const over = eventOfSize(2049, 'over');
