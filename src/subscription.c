@@ -74,7 +74,7 @@ static const struct sub_field sub_fields[] = {
 	{ "headers", T_HEADERS, O(headers), NULL, 0, 64, NULL, 0 },
 	{ "max_inflight", T_INT, O(max_inflight), "1", 1, 1000, NULL, 0 },
 	{ "filters", T_FILTERS, O(filters), NULL, 0, 0, NULL, 0 },
-	{ "secret", T_STRING, O(secret), NULL, 16, 256, NULL, 1 },
+	{ "secret", T_STRING, O(secret), NULL, 1, 256, NULL, 1 },
 	{ "validate", T_BOOL, O(validate), "false", 0, 1, NULL, 0 },
 };
 #undef O

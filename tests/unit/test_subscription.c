@@ -196,6 +196,8 @@ static const struct bcase bcases[] = {
 	{ "\"secret\":\"short\"", "secret", 0 },
 	{ "\"secret\":\"0123456789abcdef\"", "secret", 0 },
 	{ "\"secret\":\"whsec_0123456789abcdef\"", "secret", 1 },
+	{ "\"secret\":\"whsec_dGVzdA==\"", "secret", 1 },
+	{ "\"secret\":\"whsec_\"", "secret", 0 },
 	{ "\"secret\":\"whsec_01234567*9abcdef\"", "secret", 0 },
 	{ "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"", "secret", 1 },
 	{ "\"secret\":false", "secret", 0 },
