@@ -79,6 +79,12 @@ struct api_tx {
 	struct route_hits *hits; /* subscriptions to wake after the commit */
 };
 
+/*
+ * The value of query parameter name, or NULL when it is absent or empty:
+ * the documented URL templates (?topic=&limit=&cursor=) send every
+ * parameter, so an empty one means "not given".  Borrowed from the request.
+ */
+const char *api_query(struct http_req *, const char *name);
 /* Reads ?limit= (1..1000, default 100); replies 400 and returns -1 if bad. */
 int api_limit(struct http_req *, int *limit);
 /*

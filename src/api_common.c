@@ -1,7 +1,8 @@
 /*
- * api_common.c: what the admin handlers share: list limits, unknown-field
- * checks, and admin writes that run on the store's writer with the
- * connection suspended and the catalog reloaded after the commit.
+ * api_common.c: what the admin handlers share: query values (empty means
+ * absent), list limits, unknown-field checks, and admin writes that run on
+ * the store's writer with the connection suspended and the catalog
+ * reloaded after the commit.
  *
  * Threads: HTTP threads; api_write's completion on the writer thread.
  */
@@ -21,10 +22,18 @@
 #include "sysevent.h"
 #include "xmalloc.h"
 
+const char *
+api_query(struct http_req *req, const char *name)
+{
+	const char *v = http_req_query(req, name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 int
 api_limit(struct http_req *req, int *limit)
 {
-	const char *s = http_req_query(req, "limit");
+	const char *s = api_query(req, "limit");
 	char *end;
 	long v;
 
@@ -32,7 +41,7 @@ api_limit(struct http_req *req, int *limit)
 	if (s == NULL)
 		return 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 1 || v > 1000) {
+	if (*end != '\0' || v < 1 || v > 1000) {
 		http_reply_invalid(req, "limit",
 		    "must be a whole number from 1 to 1000");
 		return -1;

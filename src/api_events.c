@@ -69,14 +69,14 @@ api_events_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
 	struct event_query q = { 0 };
-	const char *topic = http_req_query(req, "topic");
-	const char *cursor = http_req_query(req, "cursor");
+	const char *topic = api_query(req, "topic");
+	const char *cursor = api_query(req, "cursor");
 	struct catalog_view *v;
 	const struct catalog_topic *t;
 	struct event_row *rows;
 	char msg[FMT_MSG_LEN];
 	struct buf b;
-	size_t n, i;
+	size_t n, nrows, i;
 
 	if (api_limit(req, &q.limit) != 0)
 		return;
@@ -95,12 +95,16 @@ api_events_list(struct http_req *req)
 			return;
 		}
 	}
-	q.type = http_req_query(req, "type");
-	q.source = http_req_query(req, "source");
-	if (store_events_list(app->store, &q, &rows, &n) != STORE_OK) {
+	q.type = api_query(req, "type");
+	q.source = api_query(req, "source");
+	/* one more than asked for tells whether this is the last page */
+	q.limit++;
+	if (store_events_list(app->store, &q, &rows, &nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	q.limit--;
+	n = nrows > (size_t)q.limit ? (size_t)q.limit : nrows;
 	buf_init(&b, 0);
 	buf_addstr(&b, "{\"items\":[");
 	for (i = 0; i < n; i++) {
@@ -110,12 +114,12 @@ api_events_list(struct http_req *req)
 			buf_addstr(&b, "null");
 	}
 	buf_addstr(&b, "],\"next_cursor\":");
-	if ((int)n == q.limit) {
+	if (nrows > n) {
 		fmt_msg(rows[n - 1].msg, msg);
 		buf_printf(&b, "\"%s\"}", msg);
 	} else
 		buf_addstr(&b, "null}");
-	event_rows_free(rows, n);
+	event_rows_free(rows, nrows);
 	http_reply_buf(req, 200, &b);
 }
 

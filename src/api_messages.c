@@ -129,8 +129,8 @@ api_messages_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
 	struct message_query q = { 0 };
-	const char *state = http_req_query(req, "state");
-	const char *cursor = http_req_query(req, "cursor");
+	const char *state = api_query(req, "state");
+	const char *cursor = api_query(req, "cursor");
 	struct message_row *rows;
 	char msg[FMT_MSG_LEN];
 	struct buf b;
@@ -139,7 +139,7 @@ api_messages_list(struct http_req *req)
 	if (msg_sub(req, &q.sub_id) != 0 || api_limit(req, &q.limit) != 0)
 		return;
 	q.state = -1;
-	if (state != NULL && *state != '\0' && (q.state = msg_state(state)) < 0) {
+	if (state != NULL && (q.state = msg_state(state)) < 0) {
 		http_reply_invalid(req, "state",
 		    "must be pending, inflight, delivered or dead");
 		return;
@@ -148,9 +148,7 @@ api_messages_list(struct http_req *req)
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
-	q.q = http_req_query(req, "q");
-	if (q.q != NULL && *q.q == '\0')
-		q.q = NULL;
+	q.q = api_query(req, "q");
 	if (q.q != NULL && strlen(q.q) > 64) {
 		http_reply_invalid(req, "q", "the prefix is 64 bytes: search "
 		    "for at most 64");
@@ -288,16 +286,69 @@ enum msg_action { A_PAUSE, A_RESUME, A_RETRY, A_PURGE };
 static const char *const msg_action_names[] = { "pause", "resume", "retry",
 	"purge" };
 
+#define MSG_STATE(s) (1u << (s))
+/*
+ * What a purge with no state and no msgs removes: the backlog, pending and
+ * dead.  Delivered messages are history, kept for browsing until retention
+ * (event detail shows them too): an operator who wants them gone says
+ * {"state":"delivered"}.  Inflight ones (leased to a pull client) are never
+ * purged; a push request already on its way still completes, though its
+ * message (pending in the store) leaves the queue.
+ */
+#define MSG_PURGE_DEFAULT (MSG_STATE(DS_PENDING) | MSG_STATE(DS_DEAD))
+
 struct msg_op {
 	enum msg_action action;
 	int64_t sub_id;
 	int64_t until;	 /* pause */
-	int state;	 /* retry, purge: by state (-1: by msgs) */
+	unsigned states; /* retry, purge: MSG_STATE bits (0: by msgs) */
 	int64_t *msgs;
 	size_t nmsgs;
 	int64_t affected;
 	int rc;
 };
+
+/* Retries or purges the messages listed, or those in each state asked. */
+static int
+msg_op_messages(struct store_tx *tx, struct msg_op *op)
+{
+	int (*fn)(struct store_tx *, int64_t, int, const int64_t *, size_t,
+	    int64_t *) = op->action == A_RETRY ? store_tx_messages_retry :
+	    store_tx_messages_purge;
+	int64_t n;
+	int st, rc;
+
+	if (op->states == 0)
+		return fn(tx, op->sub_id, -1, op->msgs, op->nmsgs,
+		    &op->affected);
+	op->affected = 0;
+	for (st = 0; st < 4; st++) {
+		if ((op->states & MSG_STATE(st)) == 0)
+			continue;
+		if ((rc = fn(tx, op->sub_id, st, NULL, 0, &n)) != STORE_OK)
+			return rc;
+		op->affected += n;
+	}
+	return STORE_OK;
+}
+
+/* The states of a retry or purge for its system event: "state" or "states". */
+static void
+msg_op_states(json_t *meta, unsigned states)
+{
+	json_t *a = json_array();
+	int st;
+
+	for (st = 0; st < 4; st++)
+		if ((states & MSG_STATE(st)) != 0)
+			json_array_append_new(a,
+			    json_string(delivery_state_names[st]));
+	if (json_array_size(a) == 1)
+		json_object_set(meta, "state", json_array_get(a, 0));
+	else if (json_array_size(a) > 1)
+		json_object_set(meta, "states", a);
+	json_decref(a);
+}
 
 static int
 msg_op_apply(struct api_tx *t, void *arg)
@@ -313,21 +364,16 @@ msg_op_apply(struct api_tx *t, void *arg)
 		    "manual");
 		break;
 	case A_RETRY:
-		op->rc = store_tx_messages_retry(t->tx, op->sub_id, op->state,
-		    op->msgs, op->nmsgs, &op->affected);
-		break;
 	case A_PURGE:
-		op->rc = store_tx_messages_purge(t->tx, op->sub_id, op->state,
-		    op->msgs, op->nmsgs, &op->affected);
+		op->rc = msg_op_messages(t->tx, op);
 		break;
 	}
 	if (op->rc != STORE_OK)
 		return op->rc;
 	snprintf(id, sizeof id, "%lld", (long long)op->sub_id);
 	meta = json_pack("{sI}", "affected", (json_int_t)op->affected);
-	if (op->state >= 0 && op->action >= A_RETRY)
-		json_object_set_new(meta, "state",
-		    json_string(delivery_state_names[op->state]));
+	if (op->action >= A_RETRY)
+		msg_op_states(meta, op->states);
 	op->rc = api_sysevent(t, "subscription", msg_action_names[op->action],
 	    id, meta);
 	json_decref(meta);
@@ -368,29 +414,38 @@ done:
 	free(op);
 }
 
-/* Reads {"state": S} or {"msgs": [...]} for retry and purge. */
+/*
+ * Reads {"state": S} or {"msgs": [...]} for retry and purge; with neither,
+ * the states in def.
+ */
 static int
 msg_op_target(struct http_req *req, json_t *body, struct msg_op *op,
-    const char *def)
+    unsigned def)
 {
 	json_t *state = json_object_get(body, "state");
 	json_t *msgs = json_object_get(body, "msgs"), *m;
 	size_t i;
+	int st;
 
 	if (state != NULL && msgs != NULL) {
 		http_reply_invalid(req, "msgs", "give state or msgs, not both");
 		return -1;
 	}
+	if (msgs == NULL && state == NULL) {
+		op->states = def;
+		return 0;
+	}
 	if (msgs == NULL) {
-		op->state = msg_state(state ? json_string_value(state) : def);
-		if (op->state < 0 || op->state == DS_INFLIGHT) {
+		st = msg_state(json_string_value(state));
+		if (st < 0 || st == DS_INFLIGHT) {
 			http_reply_invalid(req, "state",
 			    "must be pending, delivered or dead");
 			return -1;
 		}
+		op->states = MSG_STATE(st);
 		return 0;
 	}
-	op->state = -1;
+	op->states = 0;
 	if (!json_is_array(msgs) || json_array_size(msgs) == 0 ||
 	    json_array_size(msgs) > 1000) {
 		http_reply_invalid(req, "msgs", "must be a list of 1 to 1000 "
@@ -420,7 +475,6 @@ msg_action(struct http_req *req, enum msg_action action)
 	size_t len;
 
 	op->action = action;
-	op->state = -1;
 	if (msg_sub(req, &op->sub_id) != 0)
 		goto fail;
 	http_req_body(req, &len);
@@ -438,8 +492,8 @@ msg_action(struct http_req *req, enum msg_action action)
 		}
 		op->until = dur ? fmt_now_ms() + json_integer_value(dur) :
 		    INT64_MAX;
-	} else if (action >= A_RETRY &&
-	    msg_op_target(req, body, op, action == A_RETRY ? "dead" : NULL) != 0)
+	} else if (action >= A_RETRY && msg_op_target(req, body, op,
+	    action == A_RETRY ? MSG_STATE(DS_DEAD) : MSG_PURGE_DEFAULT) != 0)
 		goto fail;
 	json_decref(body);
 	api_write(req, msg_op_apply, msg_op_reply, op, 0);

@@ -186,7 +186,8 @@ pull_reply(struct http_req *req, void *arg, int rc)
 		cloudevent_free(ev);
 		first = 0;
 	}
-	buf_addstr(&b, "]}");
+	/* not paged (each pull leases the next ones), but shaped as a list */
+	buf_addstr(&b, "],\"next_cursor\":null}");
 	http_reply_buf(req, 200, &b);
 	pull_free(p);
 }

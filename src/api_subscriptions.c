@@ -114,8 +114,8 @@ void
 api_subs_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
-	const char *topic = http_req_query(req, "topic");
-	const char *cursor = http_req_query(req, "cursor");
+	const char *topic = api_query(req, "topic");
+	const char *cursor = api_query(req, "cursor");
 	struct catalog_view *v;
 	json_t *items, *page;
 	int64_t after = 0;
@@ -124,8 +124,6 @@ api_subs_list(struct http_req *req)
 
 	if (api_limit(req, &limit) != 0)
 		return;
-	if (topic != NULL && *topic == '\0')
-		topic = NULL;	/* ?topic= with nothing: every topic */
 	if (cursor != NULL && (after = strtoll(cursor, NULL, 10)) <= 0) {
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;

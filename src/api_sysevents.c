@@ -31,8 +31,8 @@ void
 api_sysevents_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
-	const char *op = http_req_query(req, "operation");
-	const char *cursor = http_req_query(req, "cursor");
+	const char *op = api_query(req, "operation");
+	const char *cursor = api_query(req, "cursor");
 	struct appevent_row *rows;
 	json_t *items, *item, *page;
 	int64_t before = 0;
@@ -45,8 +45,6 @@ api_sysevents_list(struct http_req *req)
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
-	if (op != NULL && *op == '\0')
-		op = NULL;
 	/* one more than asked for tells whether this is the last page */
 	if (store_appevents_list(app->store, op, before, limit + 1, &rows,
 		&nrows) != STORE_OK) {
@@ -78,15 +76,15 @@ void
 api_eventtypes_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
-	const char *topic = http_req_query(req, "topic");
-	const char *cursor = http_req_query(req, "cursor");
+	const char *topic = api_query(req, "topic");
+	const char *cursor = api_query(req, "cursor");
 	struct catalog_view *v;
 	const struct catalog_topic *t;
 	struct eventtype_row *rows;
 	char msg[FMT_MSG_LEN];
 	json_t *items, *item, *page;
 	int64_t topic_id = 0;
-	size_t n, i;
+	size_t n, nrows, i;
 	int limit, offset = 0;
 
 	if (api_limit(req, &limit) != 0)
@@ -95,8 +93,6 @@ api_eventtypes_list(struct http_req *req)
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
-	if (topic != NULL && *topic == '\0')
-		topic = NULL;	/* ?topic= with nothing: every topic */
 	if (topic != NULL) {
 		v = catalog_acquire(app->catalog);
 		t = catalog_topic(v, topic);
@@ -108,11 +104,13 @@ api_eventtypes_list(struct http_req *req)
 			return;
 		}
 	}
-	if (store_eventtypes_list(app->store, topic_id, offset, limit, &rows,
-		&n) != STORE_OK) {
+	/* one more than asked for tells whether this is the last page */
+	if (store_eventtypes_list(app->store, topic_id, offset, limit + 1,
+		&rows, &nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	n = nrows > (size_t)limit ? (size_t)limit : nrows;
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		fmt_msg(rows[i].example_msg, msg);
@@ -127,9 +125,9 @@ api_eventtypes_list(struct http_req *req)
 	}
 	page = json_object();
 	json_object_set_new(page, "items", items);
-	json_object_set_new(page, "next_cursor", (int)n == limit ?
+	json_object_set_new(page, "next_cursor", nrows > n ?
 	    json_sprintf("%d", offset + limit) : json_null());
-	eventtype_rows_free(rows, n);
+	eventtype_rows_free(rows, nrows);
 	http_reply_json(req, 200, page);
 }
 

@@ -63,24 +63,26 @@ api_topics_list(struct http_req *req)
 	struct app *app = http_req_app(req);
 	struct topic_row *rows;
 	json_t *items, *page;
-	size_t n, i;
+	size_t n, nrows, i;
 	int limit;
 
 	if (api_limit(req, &limit) != 0)
 		return;
-	if (store_topics_list(app->store, http_req_query(req, "cursor"), limit,
-		&rows, &n) != STORE_OK) {
+	/* one more than asked for tells whether this is the last page */
+	if (store_topics_list(app->store, api_query(req, "cursor"), limit + 1,
+		&rows, &nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	n = nrows > (size_t)limit ? (size_t)limit : nrows;
 	items = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(items, topic_json(&rows[i]));
 	page = json_object();
 	json_object_set_new(page, "items", items);
-	json_object_set_new(page, "next_cursor", (int)n == limit ?
+	json_object_set_new(page, "next_cursor", nrows > n ?
 	    json_string(rows[n - 1].name) : json_null());
-	topic_rows_free(rows, n);
+	topic_rows_free(rows, nrows);
 	http_reply_json(req, 200, page);
 }
 
@@ -356,7 +358,7 @@ topic_delete_reply(struct http_req *req, void *arg, int rc)
 void
 api_topic_delete(struct http_req *req)
 {
-	const char *force = http_req_query(req, "force");
+	const char *force = api_query(req, "force");
 	struct topic_write *w;
 	struct topic_row t;
 

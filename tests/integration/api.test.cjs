@@ -2,7 +2,9 @@
 /*
  * api.test.cjs: the admin REST API against the real sluiced: topics (list,
  * create, read, update, delete, with their errors), the events list with
- * its filters and cursor paging, and the admin token.
+ * its filters and cursor paging (next_cursor null on an exactly full last
+ * page), empty query parameters taken as absent on every list, and the
+ * admin token.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -245,11 +247,164 @@ test('events list: 250 events paged by 100 with no gaps and no repeats', async (
 });
 
 test('events list: 400 naming limit or cursor when they are bad', async () => {
-	for (const l of ['0', '1001', 'ten', '-1', ''])
+	for (const l of ['0', '1001', 'ten', '-1', '5x'])
 		assertProblem(await s.api('GET', `/api/v1/events?limit=${l}`), 400,
 		    'limit');
 	assertProblem(await s.api('GET', '/api/v1/events?cursor=not*a*cursor'),
 	    400, 'cursor');
+});
+
+/*
+ * Walks the list at path by pages of limit; asserts every page is
+ * non-empty and full but for the last, which says next_cursor null.
+ * Returns the items.
+ */
+async function walk(path, limit) {
+	const items = [];
+	const sep = path.includes('?') ? '&' : '?';
+	let cursor = null;
+	for (let pages = 1; pages <= 1000; pages++) {
+		const r = await s.api('GET', `${path}${sep}limit=${limit}` +
+		    (cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`));
+		assert.equal(r.status, 200, r.text);
+		assert.ok(r.json.items.length > 0 || (pages === 1 && items.length === 0),
+		    `${path} limit ${limit}: page ${pages} is empty (a cursor that ` +
+		    `leads nowhere)`);
+		assert.ok(r.json.items.length <= limit);
+		items.push(...r.json.items);
+		cursor = r.json.next_cursor;
+		if (cursor === null)
+			return items;
+		assert.equal(r.json.items.length, limit,
+		    `${path} limit ${limit}: a page with a cursor is full`);
+	}
+	throw new Error(`${path}: paging does not end`);
+}
+
+test('topics list: an exactly full last page says next_cursor null; every page size sees each topic once', async () => {
+	for (let i = 0; i < 3; i++)
+		await s.createTopic(`exact-${i}`);
+	const all = (await s.api('GET', '/api/v1/topics?limit=1000')).json.items
+	    .map((t) => t.name);
+	const n = all.length;
+	assert.ok(n >= 4, `${n} topics`);
+	let r = await s.api('GET', `/api/v1/topics?limit=${n}`);
+	assert.equal(r.json.items.length, n);
+	assert.equal(r.json.next_cursor, null, 'exactly full: the last page');
+	r = await s.api('GET', `/api/v1/topics?limit=${n - 1}`);
+	assert.equal(r.json.items.length, n - 1);
+	assert.notEqual(r.json.next_cursor, null, 'one more exists');
+	r = await s.api('GET', `/api/v1/topics?limit=${n - 1}&cursor=` +
+	    encodeURIComponent(r.json.next_cursor));
+	assert.deepEqual(r.json.items.map((t) => t.name), [all[n - 1]]);
+	assert.equal(r.json.next_cursor, null);
+	for (let k = 1; k <= n + 1; k++) {
+		const seen = (await walk('/api/v1/topics', k)).map((t) => t.name);
+		assert.deepEqual(seen, all, `limit ${k}`);
+	}
+});
+
+test('events list: an exactly full last page says next_cursor null, with and without filters; every page size sees each event once', async () => {
+	await s.createTopic('exact-ev');
+	const sent = [];
+	for (let i = 0; i < 6; i++) {
+		const r = await s.publishStructured({ id: `ex-${i}`, source: '/ex',
+			type: i % 2 ? 'odd' : 'even' }, { topic: 'exact-ev' });
+		assert.equal(r.status, 202, r.text);
+		sent.push(r.json.accepted[0].msg);
+	}
+	const q = '/api/v1/events?topic=exact-ev';
+	let r = await s.api('GET', `${q}&limit=6`);
+	assert.deepEqual(r.json.items.map((e) => e.msg), sent);
+	assert.equal(r.json.next_cursor, null, 'exactly full: the last page');
+	r = await s.api('GET', `${q}&type=odd&limit=3`);
+	assert.deepEqual(r.json.items.map((e) => e.msg),
+	    [sent[1], sent[3], sent[5]]);
+	assert.equal(r.json.next_cursor, null, 'filtered, exactly full');
+	r = await s.api('GET', `${q}&limit=3&cursor=${sent[2]}`);
+	assert.deepEqual(r.json.items.map((e) => e.msg), sent.slice(3));
+	assert.equal(r.json.next_cursor, null, 'from a cursor, exactly full');
+	for (let k = 1; k <= 7; k++)
+		assert.deepEqual((await walk(q, k)).map((e) => e.msg), sent,
+		    `limit ${k}`);
+	/* every event of every topic, on one exactly full page */
+	const all = await s.allEvents();
+	assert.ok(all.length <= 1000);
+	r = await s.api('GET', `/api/v1/events?limit=${all.length}`);
+	assert.equal(r.json.items.length, all.length);
+	assert.equal(r.json.next_cursor, null);
+});
+
+test('empty query parameters are absent: each list\'s URL template with every value empty answers 200 with the items of no parameters', async (t) => {
+	const e = await start({ t, args: ['--stats-interval', '0'] });
+	await e.createTopic('tmpl');
+	const sub = await e.api('POST', '/api/v1/subscriptions',
+	    { topic: 'tmpl', delivery_method: 'pull' });
+	assert.equal(sub.status, 201, sub.text);
+	for (let i = 0; i < 4; i++) {
+		const r = await e.publishStructured({ id: `tm-${i}`, source: '/tm',
+			type: `t${i % 2}` }, { topic: i < 3 ? 'tmpl' : 'default' });
+		assert.equal(r.status, 202, r.text);
+	}
+	const lists = [
+		['/api/v1/topics', 'limit=&cursor='],
+		['/api/v1/events', 'topic=&type=&source=&limit=&cursor='],
+		[`/api/v1/subscriptions/${sub.json.id}/messages`,
+		    'state=&q=&limit=&cursor='],
+		['/api/v1/sysevents', 'operation=&limit=&cursor='],
+		['/api/v1/eventtypes', 'topic=&limit=&cursor='],
+	];
+	for (const [path, template] of lists) {
+		const plain = await e.api('GET', path);
+		assert.equal(plain.status, 200, `${path}: ${plain.text}`);
+		assert.ok(plain.json.items.length > 0, `${path} lists something`);
+		const empty = await e.api('GET', `${path}?${template}`);
+		assert.equal(empty.status, 200, `${path}?${template}: ${empty.text}`);
+		assert.deepEqual(empty.json, plain.json, `${path}?${template}`);
+		for (const one of template.split('&')) {
+			const r = await e.api('GET', `${path}?${one}`);
+			assert.equal(r.status, 200, `${path}?${one}: ${r.text}`);
+			assert.deepEqual(r.json, plain.json, `${path}?${one}`);
+		}
+	}
+	/* a client that always sends cursor=, empty on the first page */
+	for (const path of ['/api/v1/events?topic=tmpl&type=&source=',
+	    `/api/v1/subscriptions/${sub.json.id}/messages?state=&q=`]) {
+		const seen = [];
+		let cursor = null;
+		for (let pages = 0; pages < 10 && (pages === 0 || cursor); pages++) {
+			const r = await e.api('GET', `${path}&limit=2&cursor=` +
+			    encodeURIComponent(cursor ?? ''));
+			assert.equal(r.status, 200, `${path}: ${r.text}`);
+			seen.push(...r.json.items.map((x) => x.msg));
+			cursor = r.json.next_cursor;
+		}
+		assert.equal(cursor, null, `${path} ends`);
+		assert.equal(seen.length, 3, `${path}: ${seen}`);
+		assert.equal(new Set(seen).size, 3);
+	}
+	/* empty values next to real ones: the real ones still filter */
+	const r = await e.api('GET',
+	    '/api/v1/events?topic=tmpl&type=t1&source=&limit=&cursor=');
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.json.items.map((x) => x.event.id), ['tm-1']);
+	await e.stop();
+});
+
+test('empty query parameters are absent on the subscriptions list too', async (t) => {
+	const e = await start({ t });
+	const sub = await e.api('POST', '/api/v1/subscriptions',
+	    { delivery_method: 'pull' });
+	assert.equal(sub.status, 201, sub.text);
+	const plain = await e.api('GET', '/api/v1/subscriptions');
+	assert.equal(plain.status, 200, plain.text);
+	assert.equal(plain.json.items.length, 1);
+	for (const q of ['topic=&limit=&cursor=', 'topic=', 'limit=', 'cursor=']) {
+		const r = await e.api('GET', `/api/v1/subscriptions?${q}`);
+		assert.equal(r.status, 200, `?${q}: ${r.text}`);
+		assert.deepEqual(r.json, plain.json, `?${q}`);
+	}
+	await e.stop();
 });
 
 test('GET /api/v1/events/{msg}: 404 for a message that does not exist', async () => {

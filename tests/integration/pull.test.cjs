@@ -6,7 +6,8 @@
  * counted, dead at max_attempts; a lease that runs out makes them due again
  * (attempt counted) within about lease_ms; concurrent pulls never lease a
  * message twice; notify subscriptions and the pub_only and disabled states
- * answer 409; bad bodies answer 400 naming the field.
+ * answer 409; bad bodies answer 400 naming the field.  The answer is shaped
+ * like every list, with "next_cursor": null.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -59,6 +60,9 @@ async function pull(id, body = {}) {
 	const r = await s.api('POST', `/api/v1/subscriptions/${id}/pull`, body);
 	assert.equal(r.status, 200, `pull: ${r.text}`);
 	assert.ok(Array.isArray(r.json.items));
+	/* shaped like every list: no further page, a pull leases the next */
+	assert.ok('next_cursor' in r.json, `next_cursor in ${r.text}`);
+	assert.equal(r.json.next_cursor, null);
 	return r.json.items;
 }
 
@@ -119,6 +123,19 @@ test('pull leases up to max messages in queue order with receipts and the events
 	const sub2 = await pullSub();
 	await publishN(sub2.topic, 12);
 	assert.equal((await pull(sub2.id)).length, 10);
+});
+
+test('the pull answer is {"items":[...],"next_cursor":null}, full, partial or empty', async () => {
+	const sub = await pullSub();
+	await publishN(sub.topic, 3);
+	for (const [max, n] of [[2, 2], [5, 1], [5, 0]]) {
+		const r = await s.api('POST', `/api/v1/subscriptions/${sub.id}/pull`,
+		    { max });
+		assert.equal(r.status, 200, r.text);
+		assert.deepEqual(Object.keys(r.json).sort(), ['items', 'next_cursor']);
+		assert.equal(r.json.items.length, n);
+		assert.equal(r.json.next_cursor, null);
+	}
 });
 
 test('ack: the messages are delivered (attempt ok); an acked receipt is unknown afterwards', async () => {

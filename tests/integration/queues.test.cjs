@@ -488,9 +488,9 @@ test('purge by state and by message ids; bad targets are 400 naming the field', 
 	await assertQueue(s, a.id, {});
 	assert.deepEqual(await messages(s, a.id), []);
 	const bad = [
-		[undefined, 'state'],
-		[{}, 'state'],
 		[{ state: 'inflight' }, 'state'],
+		[{ state: null }, 'state'],
+		[{ state: 5 }, 'state'],
 		[{ state: 'gone' }, 'state'],
 		[{ msgs: [] }, 'msgs'],
 		[{ msgs: 'x' }, 'msgs'],
@@ -506,6 +506,122 @@ test('purge by state and by message ids; bad targets are 400 naming the field', 
 	assertProblem(r, 400, 'state');
 	assertProblem(await s.api('POST', '/api/v1/subscriptions/99999/purge',
 	    { state: 'dead' }), 404);
+	await s.stop();
+});
+
+/*
+ * Brings the queue of a pull subscription (max_attempts 1) holding the 8
+ * msgs to every state: 2 delivered (acked), 2 dead (nacked), 1 inflight
+ * (leased) and 3 pending.  Returns the lease's receipt.
+ */
+async function everyState(s, a, msgs) {
+	const pull = async (max) => {
+		const r = await s.api('POST', `/api/v1/subscriptions/${a.id}/pull`,
+		    { max, lease_ms: 600000 });
+		assert.equal(r.status, 200, r.text);
+		return r.json.items;
+	};
+	const done = async (what, items) => {
+		const r = await s.api('POST', `/api/v1/subscriptions/${a.id}/${what}`,
+		    { receipts: items.map((i) => i.receipt) });
+		assert.equal(r.status, 200, r.text);
+	};
+	await done('ack', await pull(2));
+	await done('nack', await pull(2));
+	const leased = await pull(1);
+	assert.deepEqual(leased.map((i) => i.msg), [msgs[4]]);
+	await assertQueue(s, a.id, { pending: 3, inflight: 1, delivered: 2,
+		dead: 2 }, 'every state');
+	return { sub: a, receipt: leased[0].receipt };
+}
+
+test('purge with no body (or {}) empties the backlog: pending and dead go, delivered and inflight stay; counts agree', async (t) => {
+	const s = await start({ t });
+	await s.createTopic('pd');
+	const subs = [];
+	for (let i = 0; i < 3; i++)
+		subs.push(await createSub(s, { topic: 'pd', delivery_method: 'pull',
+			max_attempts: 1 }));
+	const evs = [];
+	for (let i = 0; i < 8; i++)
+		evs.push({ id: `pd${i}`, source: '/pd', type: 't' });
+	const r = await s.publishBatch(evs, { topic: 'pd' });
+	assert.equal(r.status, 202, r.text);
+	const msgs = r.json.accepted.map((x) => x.msg);
+	const bare = await everyState(s, subs[0], msgs);
+	const empty = await everyState(s, subs[1], msgs);
+	const other = await everyState(s, subs[2], msgs);
+	const ids = [bare.sub.id, empty.sub.id, other.sub.id];
+	await countsAgree(s, ids, 'before the purges');
+	for (const [{ sub: a }, body] of [[bare, undefined], [empty, {}]]) {
+		const p = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`,
+		    body);
+		assert.equal(p.status, 200, `purge ${JSON.stringify(body)}: ${p.text}`);
+		assert.deepEqual(p.json, { affected: 5 }, '3 pending and 2 dead');
+		await assertQueue(s, a.id, { inflight: 1, delivered: 2 },
+		    `after purge ${JSON.stringify(body)}`);
+		assert.deepEqual((await messages(s, a.id)).map((m) =>
+		    [m.msg, m.state]), [[msgs[0], 'delivered'],
+			[msgs[1], 'delivered'], [msgs[4], 'inflight']]);
+	}
+	await assertQueue(s, other.sub.id, { pending: 3, inflight: 1,
+		delivered: 2, dead: 2 }, 'another queue is untouched');
+	await countsAgree(s, ids, 'after the purges');
+	/* the lease survives the purge: its ack still counts */
+	const ack = await s.api('POST', `/api/v1/subscriptions/${bare.sub.id}/ack`,
+	    { receipts: [bare.receipt] });
+	assert.equal(ack.status, 200, ack.text);
+	await assertQueue(s, bare.sub.id, { delivered: 3 }, 'acked after purge');
+	/* the events stay, and a purge of an empty backlog is 0 */
+	assert.equal((await s.event(msgs[7])).event.id, 'pd7');
+	const again = await s.api('POST',
+	    `/api/v1/subscriptions/${bare.sub.id}/purge`);
+	assert.deepEqual(again.json, { affected: 0 });
+	/* delivered ones go only when asked */
+	const d = await s.api('POST', `/api/v1/subscriptions/${bare.sub.id}/purge`,
+	    { state: 'delivered' });
+	assert.deepEqual(d.json, { affected: 3 });
+	await countsAgree(s, ids, 'after purging delivered');
+	/* the system event names the states purged */
+	const se = (await s.api('GET',
+	    '/api/v1/sysevents?operation=subscription.purge&limit=1000')).json.items;
+	const of = (id) => se.filter((e) => e.entity_id === String(id))
+	    .map((e) => e.metadata).reverse();
+	assert.deepEqual(of(bare.sub.id), [
+		{ affected: 5, states: ['pending', 'dead'] },
+		{ affected: 0, states: ['pending', 'dead'] },
+		{ affected: 3, state: 'delivered' },
+	]);
+	await s.stop();
+});
+
+test('purge with no body on a busy push subscription: nothing queued is sent afterwards, only delivered messages stay, counts agree', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	sink.always({ status: 200, delayMs: 200 });
+	const a = await createSub(s, { sink: `${sink.url}/slow` });
+	const evs = [];
+	for (let i = 0; i < 20; i++)
+		evs.push({ id: `b${i}`, source: '/s', type: 't' });
+	const r = await s.publishBatch(evs);
+	assert.equal(r.status, 202, r.text);
+	await sink.waitFor(1, 5000);
+	const p = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`);
+	assert.equal(p.status, 200, p.text);
+	const seen = sink.requests.length;
+	const purged = p.json.affected;
+	assert.ok(purged >= 17, `purged ${purged} of 20`);
+	await sleep(1000);
+	/* at most the request on its way when the purge committed */
+	assert.ok(sink.requests.length <= seen + 1,
+	    `${sink.requests.length - seen} sent after the purge`);
+	const got = sink.requests.length;
+	assert.ok(got + purged === 20 || got + purged === 21,
+	    `each event sent or purged (${got} sent, ${purged} purged)`);
+	/* each message was purged or is kept as delivered */
+	await assertQueue(s, a.id, { delivered: 20 - purged },
+	    'only delivered stay');
+	await countsAgree(s, [a.id], 'after a purge while busy');
 	await s.stop();
 });
 

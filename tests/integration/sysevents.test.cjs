@@ -192,6 +192,26 @@ test('sysevents: ?operation= filters; pages newest first with a cursor, no gaps 
 	assert.deepEqual(seen, all);
 	assert.deepEqual(seen.map((e) => e.entity_id),
 	    Array.from({ length: 12 }, (_, i) => `t${11 - i}`));
+	/* an exactly full last page says null */
+	r = await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=12');
+	assert.equal(r.json.items.length, 12);
+	assert.equal(r.json.next_cursor, null);
+	r = await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=6');
+	r = await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=6' +
+	    `&cursor=${r.json.next_cursor}`);
+	assert.deepEqual(r.json.items, all.slice(6));
+	assert.equal(r.json.next_cursor, null);
+	/* empty parameters are absent */
+	const plain = (await s.api('GET', '/api/v1/sysevents')).json;
+	for (const q of ['operation=&limit=&cursor=', 'operation=', 'limit=',
+	    'cursor=']) {
+		r = await s.api('GET', `/api/v1/sysevents?${q}`);
+		assert.equal(r.status, 200, `?${q}: ${r.text}`);
+		assert.deepEqual(r.json, plain, `?${q}`);
+	}
+	r = await s.api('GET',
+	    '/api/v1/sysevents?operation=topic.update&limit=&cursor=');
+	assert.equal(r.json.items.length, 5, 'a real operation still filters');
 	/* a page boundary is stable while new events arrive */
 	const p1 = (await s.api('GET', '/api/v1/sysevents?operation=topic.create&limit=5')).json;
 	await ok(await s.api('POST', '/api/v1/topics', { name: 'later' }), 201, 'create');
@@ -333,18 +353,31 @@ test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and l
 	r = await s.api('GET', '/api/v1/eventtypes?topic=&limit=1000');
 	assert.equal(r.json.items.length, (await s.api('GET',
 	    '/api/v1/eventtypes?limit=1000')).json.items.length, 'empty ?topic= is all');
-	/* paging */
-	const all = (await s.api('GET', '/api/v1/eventtypes?topic=default&limit=1000')).json.items;
-	const seen = [];
-	let cursor = null;
-	for (let i = 0; i < 10; i++) {
-		r = await s.api('GET', `/api/v1/eventtypes?topic=default&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
-		seen.push(...r.json.items);
-		cursor = r.json.next_cursor;
-		if (cursor === null)
-			break;
+	const plain = (await s.api('GET', '/api/v1/eventtypes')).json;
+	for (const q of ['topic=&limit=&cursor=', 'limit=', 'cursor=']) {
+		r = await s.api('GET', `/api/v1/eventtypes?${q}`);
+		assert.equal(r.status, 200, `?${q}: ${r.text}`);
+		assert.deepEqual(r.json, plain, `?${q}`);
 	}
-	assert.deepEqual(seen, all);
+	/* paging: each page size sees every type once; no empty last page */
+	const all = (await s.api('GET', '/api/v1/eventtypes?topic=default&limit=1000')).json.items;
+	assert.equal(all.length, 3);
+	for (let limit = 1; limit <= 4; limit++) {
+		const seen = [];
+		let cursor = null, pages = 0;
+		do {
+			r = await s.api('GET', `/api/v1/eventtypes?topic=default&limit=${limit}` +
+			    `&cursor=${cursor ?? ''}`);
+			assert.equal(r.status, 200, r.text);
+			assert.ok(r.json.items.length > 0, `limit ${limit}: page ` +
+			    `${pages + 1} is empty`);
+			seen.push(...r.json.items);
+			cursor = r.json.next_cursor;
+			pages++;
+		} while (cursor !== null && pages < 10);
+		assert.deepEqual(seen, all, `limit ${limit}`);
+		assert.equal(pages, Math.ceil(3 / limit), `limit ${limit}`);
+	}
 	await s.stop();
 });
 
