@@ -124,10 +124,10 @@ topic_fields(struct http_req *req, json_t *body, struct topic_write *w)
 		return -1;
 	}
 	if (t != NULL && !json_is_null(t) &&
-	    (!json_is_string(t) || json_string_length(t) < 16 ||
+	    (!json_is_string(t) || json_string_length(t) < 1 ||
 		json_string_length(t) > 256)) {
 		http_reply_invalid(req, "publish_token",
-		    "must be a string of 16 to 256 characters, or null");
+		    "must be a string of 1 to 256 characters, or null");
 		return -1;
 	}
 	if (d != NULL) {

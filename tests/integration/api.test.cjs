@@ -68,7 +68,8 @@ test('POST /api/v1/topics: 400 naming the field for bad names, types and unknown
 		[{}, 'name'],
 		[{ name: 'ok', colour: 'red' }, 'colour'],
 		[{ name: 'ok', description: 5 }, 'description'],
-		[{ name: 'ok', publish_token: 'short' }, 'publish_token'],
+		[{ name: 'ok', publish_token: '' }, 'publish_token'],
+		[{ name: 'ok', publish_token: 'x'.repeat(257) }, 'publish_token'],
 	];
 	for (const [body, field] of cases) {
 		const r = await s.api('POST', '/api/v1/topics', body);

@@ -191,9 +191,15 @@ test('a topic with publish_token: its ingest URL is 401 without, 403 wrong, 202 
 	r = await s.publishStructured({ id: 'g5', source: '/s', type: 't' },
 	    { topic: 'guarded' });
 	assert.equal(r.status, 202, r.text);
-	/* a short token is refused, naming the field */
-	r = await s.api('POST', '/api/v1/topics', { name: 'weak', publish_token: 'short' });
+	/* an empty token is refused, naming the field; a short one is the
+	 * operator's choice */
+	r = await s.api('POST', '/api/v1/topics', { name: 'weak', publish_token: '' });
 	assertProblem(r, 400, 'publish_token');
+	r = await s.api('POST', '/api/v1/topics', { name: 'short', publish_token: 'tok' });
+	assert.equal(r.status, 201, r.text);
+	r = await s.publishStructured({ id: 'g6', source: '/s', type: 't' },
+	    { topic: 'short', token: 'tok' });
+	assert.equal(r.status, 202, r.text);
 	await s.stop();
 });
 
