@@ -17,9 +17,11 @@
 
 #include "api.h"
 #include "app.h"
+#include "catalog.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "store.h"
+#include "subscription.h"
 #include "xmalloc.h"
 
 static int
@@ -183,7 +185,7 @@ topic_create_reply(struct http_req *req, void *arg, int rc)
 	if (rc == STORE_OK)
 		topic_reply(req, w, 201);
 	else if (w->rc == STORE_CONFLICT)
-		http_reply_problem(req, 409, NULL, NULL,
+		http_reply_invalid_status(req, 409, "name",
 		    "a topic named %s exists", w->name);
 	else
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
@@ -316,6 +318,31 @@ done:
 	json_decref(body);
 }
 
+/*
+ * A forced delete takes the topic's subscriptions with it: each is
+ * recorded (subscription.delete, as if deleted on its own).  The catalog
+ * is current: admin writes that change it run alone, and reload it.
+ */
+static int
+topic_delete_subs_recorded(struct api_tx *t, int64_t topic_id)
+{
+	struct catalog_view *v = catalog_acquire(t->app->catalog);
+	json_t *meta = json_pack("{sb}", "topic_deleted", 1);
+	char id[32];
+	size_t i;
+	int rc = STORE_OK;
+
+	for (i = 0; i < v->nsubs && rc == STORE_OK; i++) {
+		if (v->subs[i]->topic_id != topic_id)
+			continue;
+		snprintf(id, sizeof id, "%lld", (long long)v->subs[i]->id);
+		rc = api_sysevent(t, "subscription", "delete", id, meta);
+	}
+	json_decref(meta);
+	catalog_release(t->app->catalog, v);
+	return rc;
+}
+
 static int
 topic_delete_apply(struct api_tx *t, void *arg)
 {
@@ -326,6 +353,8 @@ topic_delete_apply(struct api_tx *t, void *arg)
 	w->rc = store_tx_topic_subscriptions(t->tx, w->id, &subs);
 	if (w->rc == STORE_OK && subs > 0 && !w->force)
 		w->rc = STORE_CONFLICT;
+	if (w->rc == STORE_OK && subs > 0)
+		w->rc = topic_delete_subs_recorded(t, w->id);
 	if (w->rc == STORE_OK)
 		w->rc = store_tx_topic_delete(t->tx, w->id);
 	if (w->rc == STORE_OK) {
@@ -344,7 +373,7 @@ topic_delete_reply(struct http_req *req, void *arg, int rc)
 	if (rc == STORE_OK)
 		http_reply(req, 204, NULL, NULL, 0);
 	else if (w->rc == STORE_CONFLICT)
-		http_reply_problem(req, 409, NULL, NULL, "topic %s has "
+		http_reply_invalid_status(req, 409, "force", "topic %s has "
 		    "subscriptions: delete them first, or add ?force=true",
 		    w->name);
 	else if (w->rc == STORE_NOTFOUND)

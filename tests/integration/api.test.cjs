@@ -51,10 +51,10 @@ test('POST /api/v1/topics: 201 with Location, then GET one shows it', async () =
 test('POST /api/v1/topics: 409 for a name that exists', async () => {
 	await s.createTopic('twice');
 	const r = await s.api('POST', '/api/v1/topics', { name: 'twice' });
-	assertProblem(r, 409);
+	assertProblem(r, 409, 'name');
 	assert.match(r.json.detail, /twice/);
 	const d = await s.api('POST', '/api/v1/topics', { name: 'default' });
-	assertProblem(d, 409);
+	assertProblem(d, 409, 'name');
 });
 
 test('POST /api/v1/topics: 400 naming the field for bad names, types and unknown fields', async () => {

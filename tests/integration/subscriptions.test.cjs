@@ -468,7 +468,7 @@ test('topic DELETE with subscriptions is 409; ?force=true deletes them and their
 	    { topic: 'doomed' });
 	assert.equal(p.status, 202);
 	let r = await s.api('DELETE', '/api/v1/topics/doomed');
-	assertProblem(r, 409);
+	assertProblem(r, 409, 'force');
 	assert.match(r.json.detail, /force/);
 	r = await s.api('GET', `/api/v1/subscriptions/${a.id}`);
 	assert.equal(r.status, 200, 'the 409 deleted nothing');
@@ -481,6 +481,12 @@ test('topic DELETE with subscriptions is 409; ?force=true deletes them and their
 	assert.equal(r.status, 204, r.text);
 	for (const id of [a.id, b.id])
 		assertProblem(await s.api('GET', `/api/v1/subscriptions/${id}`), 404);
+	/* each subscription it took is recorded as deleted */
+	r = await s.api('GET', '/api/v1/sysevents?operation=subscription.delete&limit=1000');
+	for (const id of [a.id, b.id])
+		assert.ok(r.json.items.some((e) => String(e.entity_id) === String(id) &&
+		    e.metadata && e.metadata.topic_deleted === true),
+		`subscription.delete for ${id}: ${r.text}`);
 	r = await s.api('GET', '/api/v1/subscriptions?limit=1000');
 	assert.ok(!r.json.items.some((x) => x.topic === 'doomed'));
 	assertProblem(await s.api('GET', '/api/v1/topics/doomed'), 404);
