@@ -1,7 +1,9 @@
 #!/bin/sh
 # layering.sh: checks the include rules of STYLE.md by reading the sources,
 # so that a layering violation fails make check, not a review:
-#   sqlite3.h      only in src/store.c
+#   sqlite3.h      only in the store module: src/store.c, src/store_*.c
+#                  and its private header src/store_int.h (which includes
+#                  sqlite3.h, so it counts as sqlite3.h everywhere else)
 #   microhttpd.h   only in src/http_server.c and src/api_*.c
 #   curl/curl.h    only in src/deliver.c
 #   jansson.h      never in src/store.h or src/deliver.h
@@ -57,7 +59,10 @@ else
 	    "no file includes sqlite3.h or microhttpd.h: is $src right?"
 fi
 
-rule "sqlite3.h only in src/store.c" 'sqlite3\.h' 'src/store\.c'
+store='src/store.c, src/store_*.c, src/store_int.h'
+rule "sqlite3.h only in the store module ($store)" \
+    '(sqlite3|store_int)\.h' \
+    'src/store\.c|src/store_[a-z0-9_]+\.c|src/store_int\.h'
 rule "microhttpd.h only in src/http_server.c and src/api_*.c" \
     'microhttpd\.h' 'src/http_server\.c|src/api_[a-z0-9_]+\.c'
 rule "curl/curl.h only in src/deliver.c" 'curl/curl\.h' 'src/deliver\.c'
