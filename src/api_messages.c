@@ -238,22 +238,21 @@ api_message_get(struct http_req *req)
 	if (msg_sub(req, &sub_id) != 0)
 		return;
 	if (fmt_msg_parse(http_req_param(req, 1), &msg) != 0 ||
-	    (rc = store_message_get(app->store, sub_id, msg, &m)) ==
-	    STORE_NOTFOUND) {
+	    (rc = store_message_get(app->store, sub_id, msg, &m, &att,
+	    &natt)) == STORE_NOTFOUND) {
 		http_reply_problem(req, 404, NULL, NULL, "no message %s in the "
 		    "queue of subscription %lld", http_req_param(req, 1),
 		    (long long)sub_id);
 		return;
 	}
 	if (rc != STORE_OK || store_event_get(app->store, msg, &e) != STORE_OK) {
-		if (rc == STORE_OK)
+		if (rc == STORE_OK) {
 			message_row_clear(&m);
+			attempt_rows_free(att, natt);
+		}
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
-	if (store_attempts_list(app->store, sub_id, msg, &att, &natt) !=
-	    STORE_OK)
-		natt = 0;
 	ev = cloudevent_from_stored(e.attrs, (enum ce_data_kind)e.kind, e.data,
 	    e.data_len);
 	buf_init(&b, 0);

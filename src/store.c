@@ -72,7 +72,7 @@ store_done_stmt(sqlite3_stmt *s)
 }
 
 /* Runs a statement that returns no rows. */
-static int
+int
 store_exec_stmt(struct store_conn *c, enum stmt which)
 {
 	sqlite3_stmt *s = store_stmt(c, which);
@@ -877,31 +877,57 @@ store_tx_select(struct store_tx *tx, enum stmt which, size_t size,
 }
 
 /* Reads rows on a pooled reader, each through read into a grown array. */
+static int
+store_select_v(struct store_conn *c, enum stmt which, size_t size,
+    void (*read)(sqlite3_stmt *, void *), void **rows, size_t *n,
+    const char *fmt, va_list ap)
+{
+	struct store_rows r = { NULL, 0, size, read };
+	sqlite3_stmt *s;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if ((s = store_stmt(c, which)) == NULL)
+		return STORE_FAILED;
+	store_bindv(s, fmt, ap);
+	rc = store_query(c, which, s, store_collect, &r);
+	*rows = r.rows;
+	*n = r.n;
+	return rc;
+}
+
+int
+store_select_on(struct store_conn *c, enum stmt which, size_t size,
+    void (*read)(sqlite3_stmt *, void *), void **rows, size_t *n,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = store_select_v(c, which, size, read, rows, n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 int
 store_select(struct store *st, enum stmt which, size_t size,
     void (*read)(sqlite3_stmt *, void *), void **rows, size_t *n,
     const char *fmt, ...)
 {
-	struct store_rows r = { NULL, 0, size, read };
 	struct store_conn *c = store_reader(st);
-	sqlite3_stmt *s;
 	va_list ap;
 	int rc;
 
 	*rows = NULL;
 	*n = 0;
-	if (c == NULL || (s = store_stmt(c, which)) == NULL) {
-		if (c != NULL)
-			store_reader_put(st, c);
+	if (c == NULL)
 		return STORE_FAILED;
-	}
 	va_start(ap, fmt);
-	store_bindv(s, fmt, ap);
+	rc = store_select_v(c, which, size, read, rows, n, fmt, ap);
 	va_end(ap);
-	rc = store_query(c, which, s, store_collect, &r);
 	store_reader_put(st, c);
-	*rows = r.rows;
-	*n = r.n;
 	return rc;
 }
 

@@ -250,10 +250,9 @@ int store_tx_delivery_insert(struct store_tx *, int64_t sub_id,
     int64_t msg, const char *matched) __attribute__((warn_unused_result));
 int store_messages_list(struct store *, const struct message_query *,
     struct message_row **rows, size_t *n);
+/* A queued message and its attempts (caller frees), read in one snapshot. */
 int store_message_get(struct store *, int64_t sub_id, int64_t msg,
-    struct message_row *);
-int store_attempts_list(struct store *, int64_t sub_id, int64_t msg,
-    struct attempt_row **rows, size_t *n);
+    struct message_row *, struct attempt_row **att, size_t *natt);
 int store_event_subs(struct store *, int64_t msg,
     struct event_sub_row **rows, size_t *n);
 /*

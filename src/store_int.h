@@ -87,6 +87,7 @@ enum stmt {
 	S_RELEASE,
 	S_ROLLBACK_TO,
 	S_BEGIN,
+	S_BEGIN_READ,
 	S_COMMIT,
 	S_ROLLBACK,
 	S_COUNT
@@ -206,6 +207,11 @@ int store_tx_select(struct store_tx *, enum stmt, size_t,
     void (*)(sqlite3_stmt *, void *), void **, size_t *, const char *fmt, ...);
 int store_select(struct store *, enum stmt, size_t,
     void (*)(sqlite3_stmt *, void *), void **, size_t *, const char *fmt, ...);
+/* The same on a connection the caller holds (several in one snapshot). */
+int store_select_on(struct store_conn *, enum stmt, size_t,
+    void (*)(sqlite3_stmt *, void *), void **, size_t *, const char *fmt, ...);
+/* Runs a statement that returns no rows. */
+int store_exec_stmt(struct store_conn *, enum stmt);
 
 /* store_catalog.c: an event's columns from column i on */
 void store_read_event_at(sqlite3_stmt *, int i, struct event_row *);

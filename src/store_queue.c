@@ -75,16 +75,58 @@ store_messages_list(struct store *st, const struct message_query *q,
 	    q->q, qlen, (int64_t)q->limit);
 }
 
+static void
+store_read_attempt(sqlite3_stmt *s, void *row)
+{
+	struct attempt_row *r = row;
+
+	r->id = sqlite3_column_int64(s, 0);
+	r->started_at = sqlite3_column_int64(s, 1);
+	r->duration_ms = sqlite3_column_int64(s, 2);
+	r->outcome = store_col_text(s, 3);
+	r->http_status = sqlite3_column_int64(s, 4);
+	r->error = store_col_text(s, 5);
+	r->response = store_col_blob(s, 6, &r->response_len);
+}
+
 int
 store_message_get(struct store *st, int64_t sub_id, int64_t msg,
-    struct message_row *out)
+    struct message_row *out, struct attempt_row **att, size_t *natt)
 {
+	struct store_conn *c = store_reader(st);
 	struct message_row *rows;
 	size_t n;
-	int rc = store_select(st, S_MESSAGE_GET, sizeof *rows,
-	    store_read_message, (void **)&rows, &n, "ii", sub_id, msg);
+	int rc, found;
 
-	return store_one(rc, rows, n, out, sizeof *out);
+	*att = NULL;
+	*natt = 0;
+	if (c == NULL)
+		return STORE_FAILED;
+	/* one snapshot: the state and the attempts that led to it agree */
+	if (store_exec_stmt(c, S_BEGIN_READ) != STORE_OK) {
+		store_reader_put(st, c);
+		return STORE_FAILED;
+	}
+	rc = store_select_on(c, S_MESSAGE_GET, sizeof *rows,
+	    store_read_message, (void **)&rows, &n, "ii", sub_id, msg);
+	rc = store_one(rc, rows, n, out, sizeof *out);
+	found = rc == STORE_OK;
+	if (found)
+		rc = store_select_on(c, S_ATTEMPTS_LIST, sizeof **att,
+		    store_read_attempt, (void **)att, natt, "ii", sub_id, msg);
+	if (store_exec_stmt(c, S_COMMIT) != STORE_OK) {
+		store_exec_stmt(c, S_ROLLBACK); /* never hand on an open snapshot */
+		if (rc == STORE_OK)
+			rc = STORE_FAILED;
+	}
+	store_reader_put(st, c);
+	if (rc != STORE_OK && found) {
+		message_row_clear(out);
+		attempt_rows_free(*att, *natt);
+		*att = NULL;
+		*natt = 0;
+	}
+	return rc;
 }
 
 void
@@ -109,27 +151,6 @@ message_rows_free(struct message_row *rows, size_t n)
 	free(rows);
 }
 
-static void
-store_read_attempt(sqlite3_stmt *s, void *row)
-{
-	struct attempt_row *r = row;
-
-	r->id = sqlite3_column_int64(s, 0);
-	r->started_at = sqlite3_column_int64(s, 1);
-	r->duration_ms = sqlite3_column_int64(s, 2);
-	r->outcome = store_col_text(s, 3);
-	r->http_status = sqlite3_column_int64(s, 4);
-	r->error = store_col_text(s, 5);
-	r->response = store_col_blob(s, 6, &r->response_len);
-}
-
-int
-store_attempts_list(struct store *st, int64_t sub_id, int64_t msg,
-    struct attempt_row **rows, size_t *n)
-{
-	return store_select(st, S_ATTEMPTS_LIST, sizeof **rows,
-	    store_read_attempt, (void **)rows, n, "ii", sub_id, msg);
-}
 
 void
 attempt_rows_free(struct attempt_row *rows, size_t n)

@@ -224,6 +224,8 @@ const char *const stmt_sql[S_COUNT] = {
 	[S_RELEASE] = "RELEASE job",
 	[S_ROLLBACK_TO] = "ROLLBACK TO job",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
+	/* a reader's snapshot over several statements */
+	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 };

@@ -881,3 +881,43 @@ test('queue counts stay exact through delivery, failure, retry, purge, pull, del
 	await countsAgree(s, ids, 'after a restart');
 	await s.stop();
 });
+
+test('a message\'s detail is one snapshot: its state and attempt count agree with the attempts listed', async (t) => {
+	const s = await start({ t });
+	const sink = await startSink({ t });
+	const n = 10;
+	/* each message fails twice, then is delivered */
+	for (let i = 0; i < n; i++)
+		sink.next({ status: 500 }, { status: 500 }, { status: 200 });
+	const a = await createSub(s, { sink: sink.url, app_error_pause_ms: 20,
+	    max_inflight: 1 });
+	const msgs = [];
+	for (let i = 0; i < n; i++) {
+		const r = await s.publishStructured({ id: `snap-${i}`, source: '/snap',
+		    type: 't' });
+		assert.equal(r.status, 202, r.text);
+		msgs.push(r.json.accepted[0].msg);
+	}
+	let reads = 0;
+	/* four readers at once per message, to meet its commits */
+	const watch = async (msg) => {
+		for (;;) {
+			const r = await s.api('GET',
+			    `/api/v1/subscriptions/${a.id}/messages/${msg}`);
+			assert.equal(r.status, 200, r.text);
+			const { delivery, attempts } = r.json;
+			reads++;
+			assert.equal(attempts.length, delivery.attempts,
+			    `attempts listed vs counted: ${r.text}`);
+			if (delivery.state === 'delivered') {
+				assert.equal(attempts.at(-1).outcome, 'ok', r.text);
+				return;
+			}
+			assert.ok(attempts.every((x) => x.outcome !== 'ok'), r.text);
+		}
+	};
+	for (const msg of msgs)
+		await Promise.all([1, 2, 3, 4].map(() => watch(msg)));
+	assert.ok(reads > n, `read while delivering (${reads} reads)`);
+	await s.stop();
+});
