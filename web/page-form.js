@@ -126,10 +126,11 @@ export async function subscriptionFormPage(ctx) {
 		name: 'wrap_in_list', checked: Boolean(s.wrap_in_list),
 		'aria-describedby': 'err-wrap_in_list' }),
 	    h('label', { for: 'f-wrap_in_list',
-		text: 'Always send a list (batch format), even of one event' }),
+		text: 'Always send a batch, even of one event (a JSON list; ' +
+		    'a SOAP <batch>)' }),
 	    errSlot('wrap_in_list'));
 	const restGroup = h('fieldset', { class: 'group group-rest' },
-	    h('legend', { text: 'REST' }), contentSet, wrapField);
+	    h('legend', { text: 'REST' }), contentSet);
 	const soapGroup = h('fieldset', { class: 'group group-soap' },
 	    h('legend', { text: 'SOAP' }),
 	    field('soap_version', 'SOAP version', versionSel),
@@ -182,7 +183,7 @@ export async function subscriptionFormPage(ctx) {
 	    general,
 	    h('div', { class: 'cols' },
 		h('div', null, endpointSet, deliverySet, sinkField, methodField,
-		    restGroup, soapGroup),
+		    restGroup, soapGroup, wrapField),
 		h('div', null, topicField,
 		    field('name', 'Name', h('input', { type: 'text',
 			maxlength: 200, value: s.name || '',
@@ -260,7 +261,8 @@ export async function subscriptionFormPage(ctx) {
 		soapGroup.hidden = !soap;
 		sinkField.hidden = !notify;
 		methodField.hidden = !notify;
-		wrapField.hidden = soap || f.content_mode.value === 'binary';
+		/* one event per request in binary mode: no batch shape */
+		wrapField.hidden = !soap && f.content_mode.value === 'binary';
 		updateMethods();
 		updateTopics();
 	}
@@ -343,8 +345,8 @@ export async function subscriptionFormPage(ctx) {
 		b.sink = notify ? f.sink.value.trim() : reset;
 		b.http_method = notify ? methodSel.value : reset;
 		b.content_mode = soap ? reset : f.content_mode.value;
-		b.wrap_in_list = soap || f.content_mode.value === 'binary' ? reset :
-		    f.wrap_in_list.checked;
+		b.wrap_in_list = !soap && f.content_mode.value === 'binary' ?
+		    reset : f.wrap_in_list.checked;
 		b.soap_version = soap ? versionSel.value : reset;
 		b.soap_action = soap ? (f.soap_action.value.trim() || reset) :
 		    reset;

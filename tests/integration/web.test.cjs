@@ -443,6 +443,8 @@ test('create a SOAP subscription; the topics the endpoint already has are disabl
 	await page.getByLabel('SOAP action').fill('urn:orders#notify');
 	await page.getByLabel('Topic').selectOption('invoices');
 	await page.getByLabel('Name').fill('invoices to SOAP');
+	/* a SOAP endpoint may take every request as a <batch> */
+	await page.getByLabel(/^Always send a batch/).check();
 	await shot('subscription-new-soap');
 	await page.getByRole('button', { name: 'Create subscription' }).click();
 	await page.waitForURL(/#\/subscriptions\/\d+$/, { timeout: WAIT });
@@ -454,6 +456,7 @@ test('create a SOAP subscription; the topics the endpoint already has are disabl
 	assert.equal(sub.http_method, 'POST');
 	assert.equal(sub.topic, 'invoices');
 	assert.equal(sub.name, 'invoices to SOAP');
+	assert.equal(sub.wrap_in_list, true);
 
 	/* edit: the form comes back filled in, the topic fixed */
 	await go(`#/subscriptions/${soapId}/edit`);
