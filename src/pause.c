@@ -1,8 +1,8 @@
 /*
  * pause.c: the pause rules.  With backoff_factor 1 (the default) a failure
  * pauses for the fixed time of its class, as Zato does; a larger factor
- * grows the pause with each consecutive failure up to max_pause_ms, and a
- * success starts again from the base.
+ * grows the pause with each consecutive failure up to max_pause_ms (or the
+ * base pause, if that is longer), and a success starts again from the base.
  *
  * Pure: thread-safe.
  */
@@ -21,14 +21,15 @@ pause_after(const struct pause_rule *r, enum pause_cause cause,
 	if (cause == PAUSE_RETRY_AFTER)
 		return retry_after_ms < r->max_pause_ms ? retry_after_ms :
 		    r->max_pause_ms;
-	p = (double)(cause == PAUSE_TRANSPORT ? r->tcp_error_pause_ms :
-	    r->app_error_pause_ms);
+	int64_t base = cause == PAUSE_TRANSPORT ? r->tcp_error_pause_ms :
+	    r->app_error_pause_ms;
+	/* max_pause_ms caps the growth; it never cuts the base pause */
+	int64_t cap = r->max_pause_ms > base ? r->max_pause_ms : base;
+
 	if (r->backoff_factor <= 1 || failures <= 1)
-		return (int64_t)p;
-	p *= pow(r->backoff_factor, (double)(failures - 1));
-	if (p > (double)r->max_pause_ms)
-		return r->max_pause_ms > (int64_t)0 ? r->max_pause_ms : 0;
-	return (int64_t)p;
+		return base;
+	p = (double)base * pow(r->backoff_factor, (double)(failures - 1));
+	return p > (double)cap ? cap : (int64_t)p;
 }
 
 int64_t

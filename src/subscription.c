@@ -442,11 +442,6 @@ sub_rules(struct sub *s, char **field, char **cause)
 	    strcmp(s->http_method, "POST") != 0 &&
 	    strcmp(s->http_method, "GET") != 0, "http_method",
 	    "SOAP 1.2 is sent with POST or GET only");
-	SUB_RULE((s->max_pause_ms < s->tcp_error_pause_ms ||
-	    s->max_pause_ms < s->app_error_pause_ms) && s->backoff_factor > 1,
-	    "max_pause_ms", "must be at least tcp_error_pause_ms and "
-	    "app_error_pause_ms when backoff_factor > 1 (it caps the growing "
-	    "pause)");
 	return 0;
 }
 

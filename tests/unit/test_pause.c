@@ -72,15 +72,23 @@ test_backoff(void)
 	is_int(pause_after(&r, PAUSE_APP, 100000, -1), 86400000,
 	    "factor 100 after 100000 failures: capped, no overflow");
 
-	/* A base above the cap: the cap applies once backoff applies. */
+	/* A base above the cap: it does not grow, and is not cut. */
 	r.backoff_factor = 2;
 	r.app_error_pause_ms = 20000;
 	r.max_pause_ms = 5000;
-	is_int(pause_after(&r, PAUSE_APP, 2, -1), 5000,
-	    "base above max_pause_ms: second failure capped");
+	is_int(pause_after(&r, PAUSE_APP, 2, -1), 20000,
+	    "base above max_pause_ms: the base, not cut, not grown");
 	r.max_pause_ms = 0;
-	is_int(pause_after(&r, PAUSE_APP, 3, -1), 0,
-	    "max_pause_ms 0 with backoff: capped to 0");
+	is_int(pause_after(&r, PAUSE_APP, 3, -1), 20000,
+	    "max_pause_ms 0 with backoff: the base");
+	/* one class's base above the cap, the other's below: each its own */
+	r.app_error_pause_ms = 100;
+	r.tcp_error_pause_ms = 10000;
+	r.max_pause_ms = 500;
+	is_int(pause_after(&r, PAUSE_APP, 4, -1), 500,
+	    "app 100 doubling: 400, then capped at 500");
+	is_int(pause_after(&r, PAUSE_TRANSPORT, 4, -1), 10000,
+	    "transport base 10000 above the cap: stays 10000");
 }
 
 static void
