@@ -99,6 +99,7 @@ struct deliver_xfer {
 	size_t received; /* response body bytes read */
 	int too_big;     /* aborted past max_response */
 	int denied;      /* a connect was refused by the deny list */
+	int sends;       /* times libcurl was about to send the request */
 	char denied_addr[INET6_ADDRSTRLEN];
 	char *retry_after; /* Retry-After of the last response */
 	char *allowed_origin;
@@ -799,6 +800,9 @@ deliver_classify(struct deliver_xfer *x, struct deliver_result *r)
 		if (x->denied)
 			r->error = xasprintf(
 			    "sink address denied: %s", x->denied_addr);
+		else if (x->sends > 1)
+			r->error = xstrdup("the connection closed without an "
+			    "answer (a reused connection)");
 		else
 			r->error = deliver_curl_error(x);
 		return;
@@ -887,6 +891,28 @@ deliver_xfer_new(struct deliver *d, const struct deliver_sub *sub,
 }
 
 /* The options every request shares. */
+#if LIBCURL_VERSION_NUM >= 0x075000
+/*
+ * Called each time libcurl is about to send the request.  When a reused
+ * connection closes with no answer, libcurl sends the request again at
+ * once on a new one: the endpoint gets it twice, and the failure (a
+ * transport error, which pauses the subscription) is never seen.  The
+ * second send is refused, so the attempt ends as that transport error.
+ */
+static int
+deliver_on_prereq(void *arg, char *primary_ip, char *local_ip,
+    int primary_port, int local_port)
+{
+	struct deliver_xfer *x = arg;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	return ++x->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+#endif
+
 static void
 deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 {
@@ -916,6 +942,10 @@ deliver_setopts(struct deliver_xfer *x, const struct deliver_sub *sub)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, deliver_on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, deliver_on_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+#endif
 	if (d->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
 	if (d->insecure_tls) {

@@ -175,6 +175,28 @@ test('connection closed without an answer: transport error, tcp_error_pause_ms (
 	    ['transport_error', 'transport_error', 'ok']);
 });
 
+test('connection closed without an answer on a reused (keep-alive) connection: still one request, a transport error and the pause', async (t) => {
+	const tp = await topic();
+	const sink = await startSink({ t });
+	/* the first request opens the connection that the second reuses */
+	sink.next({ status: 200 }, { close: true });
+	const sub = await subscribe({ topic: tp, sink: sink.url,
+	    tcp_error_pause_ms: 1000, app_error_pause_ms: 60000 });
+	await publish(tp, event(1));
+	await sink.waitFor(1, WAIT);
+	const msg = await publish(tp, event(2));
+	const reqs = await sink.waitFor(3, WAIT);
+	assert.deepEqual(reqs.map(idOf), ['e-1', 'e-2', 'e-2']);
+	/* libcurl would send it again at once on a fresh connection */
+	assertGap(reqs[2].time - reqs[1].time, 1000, 'after the closed connection');
+	const m = await until(async () => {
+		const x = await message(sub.id, msg);
+		return x.delivery.state === 'delivered' && x;
+	});
+	assert.deepEqual(m.attempts.map((a) => a.outcome),
+	    ['transport_error', 'ok']);
+});
+
 test('hang past timeout_ms (500 ms): transport error after ~500 ms, then tcp_error_pause_ms (1000 ms)', async (t) => {
 	const tp = await topic();
 	const sink = await startSink({ t });
