@@ -253,7 +253,9 @@ receipt_apply(struct api_tx *t, void *arg)
 		a.outcome = p->ok ? "ok" : "nack";
 		a.max_attempts = p->max_attempts;
 		a.next_attempt_at = store_tx_now(t->tx);
-		if ((p->rc = store_tx_attempt(t->tx, &a, &dead)) != STORE_OK)
+		if ((p->rc = store_tx_attempt(t->tx, &a, &dead)) != STORE_OK ||
+		    (p->rc = store_tx_sub_pulled(t->tx, sub_id, p->ok ? NULL :
+		    "nack")) != STORE_OK)
 			return p->rc;
 		p->found[i] = 1;
 		if (!dead)

@@ -968,6 +968,8 @@ janitor_leases(struct store_tx *tx, void *arg)
 		a.max_attempts = s ? s->max_attempts : 10;
 		a.next_attempt_at = store_tx_now(tx);
 		rc = store_tx_attempt(tx, &a, &dead);
+		if (rc == STORE_OK)
+			rc = store_tx_sub_pulled(tx, a.sub_id, a.error);
 		jl->expired++;
 		if (rc != STORE_OK || !dead)
 			continue;

@@ -351,6 +351,12 @@ int store_tx_attempt(struct store_tx *, const struct attempt_in *, int *dead)
 int store_tx_sub_outcome(struct store_tx *, int64_t sub_id, int ok,
     int64_t failures, const char *error, int64_t paused_until,
     const char *reason) __attribute__((warn_unused_result));
+/*
+ * A pull subscription's status after an ack (error NULL: last_success_at),
+ * or a nack or an ended lease (last_error); pull has no pauses.
+ */
+int store_tx_sub_pulled(struct store_tx *, int64_t sub_id, const char *error)
+    __attribute__((warn_unused_result));
 int store_tx_sub_state(struct store_tx *, int64_t sub_id, const char *state)
     __attribute__((warn_unused_result));
 /* The handshake's result and the rate it granted (per minute, 0: none). */

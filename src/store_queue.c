@@ -422,6 +422,16 @@ store_tx_attempt(struct store_tx *tx, const struct attempt_in *a, int *dead)
 }
 
 int
+store_tx_sub_pulled(struct store_tx *tx, int64_t sub_id, const char *error)
+{
+	if (error == NULL)
+		return store_tx_exec(tx, S_SUB_OUTCOME_OK, NULL, "ii", sub_id,
+		    tx->now);
+	return store_tx_exec(tx, S_SUB_LAST_ERROR, NULL, "iti", sub_id, error,
+	    tx->now);
+}
+
+int
 store_tx_sub_outcome(struct store_tx *tx, int64_t sub_id, int ok,
     int64_t failures, const char *error, int64_t paused_until,
     const char *reason)

@@ -196,6 +196,9 @@ const char *const stmt_sql[S_COUNT] = {
 	    "AND paused_until > ?4 THEN pause_reason ELSE ?6 END WHERE id = ?1",
 	[S_SUB_OUTCOME_OK] = "UPDATE subscriptions SET failures = 0, "
 	    "last_success_at = ?2 WHERE id = ?1",
+	/* a pull subscription's nack or ended lease: no pause */
+	[S_SUB_LAST_ERROR] = "UPDATE subscriptions SET last_error = ?2, "
+	    "last_error_at = ?3 WHERE id = ?1",
 	[S_SUB_STATE] = "UPDATE subscriptions SET state = ?2, "
 	    "updated_at = ?3 WHERE id = ?1",
 	[S_SUB_VALIDATED] = "UPDATE subscriptions SET validated = ?2, "

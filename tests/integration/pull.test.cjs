@@ -142,9 +142,13 @@ test('ack: the messages are delivered (attempt ok); an acked receipt is unknown 
 	const sub = await pullSub();
 	const { msgs } = await publishN(sub.topic, 3);
 	const items = await pull(sub.id, { max: 3 });
+	assert.equal((await getSub(sub.id)).status.last_success_at, null);
 	const r = await ack(sub.id, items.slice(0, 2).map((i) => i.receipt));
 	assert.equal(r.acked, 2);
 	assert.deepEqual(r.unknown, []);
+	/* the status says when the endpoint last took a message */
+	const when = (await getSub(sub.id)).status.last_success_at;
+	assert.ok(when && Math.abs(Date.parse(when) - Date.now()) < 60000, when);
 	for (const m of msgs.slice(0, 2)) {
 		const x = await message(sub.id, m);
 		assert.equal(x.delivery.state, 'delivered');
@@ -170,6 +174,10 @@ test('nack: the message is pending again with an attempt counted, first in line;
 	assert.equal(items[0].msg, msgs[0]);
 	const r = await ack(sub.id, [items[0].receipt], 'nack');
 	assert.equal(r.nacked, 1);
+	const nacked = (await getSub(sub.id)).status;
+	assert.equal(nacked.last_error, 'nack');
+	assert.ok(nacked.last_error_at, 'last_error_at');
+	assert.equal(nacked.paused, false, 'a nack does not pause pull');
 	let x = await message(sub.id, msgs[0]);
 	assert.equal(x.delivery.state, 'pending');
 	assert.equal(x.delivery.attempts, 1);
@@ -217,6 +225,7 @@ test('lease expiry: unacked messages are due again within about lease_ms, with a
 		assert.equal(i.attempts, 1, 'the lease that ran out counts');
 	const x = await message(sub.id, msgs[0]);
 	assert.equal(x.attempts.length, 1);
+	assert.match((await getSub(sub.id)).status.last_error, /lease/);
 	const stale = await ack(sub.id, first.map((i) => i.receipt));
 	assert.equal(stale.acked, 0, 'an expired lease\'s receipt does not ack');
 	assert.equal(stale.unknown.length, 2);
