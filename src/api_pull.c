@@ -262,7 +262,9 @@ receipt_apply(struct api_tx *t, void *arg)
 			continue;
 		snprintf(id, sizeof id, "%lld", (long long)sub_id);
 		fmt_msg(msg, msgid);
-		meta = json_pack("{ssss}", "msg", msgid, "last_error", "nack");
+		/* dead: its attempts reached max_attempts */
+		meta = json_pack("{sssIss}", "msg", msgid, "attempts",
+		    (json_int_t)p->max_attempts, "last_error", "nack");
 		p->rc = api_sysevent(t, "delivery", "dead", id, meta);
 		json_decref(meta);
 		if (p->rc != STORE_OK)

@@ -975,7 +975,8 @@ janitor_leases(struct store_tx *tx, void *arg)
 			continue;
 		snprintf(id, sizeof id, "%lld", (long long)a.sub_id);
 		fmt_msg(a.msg, msg);
-		meta = json_pack("{ssss}", "msg", msg, "last_error", a.error);
+		meta = json_pack("{sssIss}", "msg", msg, "attempts",
+		    (json_int_t)a.max_attempts, "last_error", a.error);
 		se = (struct sysevent){ "delivery", "dead", id, "system", meta };
 		rc = sysevent_record(tx, v, d->app->node, &se, &jl->hits);
 		json_decref(meta);

@@ -193,8 +193,10 @@ test('nack: the message is pending again with an attempt counted, first in line;
 	assert.equal(x.delivery.state, 'dead');
 	assert.equal(x.delivery.attempts, 3);
 	const se = await s.api('GET', '/api/v1/sysevents?limit=1000');
-	assert.ok(se.json.items.some((i) => i.operation === 'delivery.dead' &&
-	    JSON.stringify(i).includes(msgs[0])), 'delivery.dead recorded');
+	const dead = se.json.items.find((i) => i.operation === 'delivery.dead' &&
+	    JSON.stringify(i).includes(msgs[0]));
+	assert.ok(dead, 'delivery.dead recorded');
+	assert.equal(dead.metadata.attempts, 3, 'as a push message\'s does');
 	items = await pull(sub.id, { max: 5 });
 	assert.deepEqual(items.map((i) => i.msg), [msgs[1]], 'the queue moves on');
 	const st = await getSub(sub.id);
