@@ -16,16 +16,15 @@ int64_t
 pause_after(const struct pause_rule *r, enum pause_cause cause,
     int64_t failures, int64_t retry_after_ms)
 {
+	int64_t base = cause == PAUSE_TRANSPORT ? r->tcp_error_pause_ms :
+	    r->app_error_pause_ms;
+	/* max_pause_ms caps the growth; it never cuts the base pause */
+	int64_t cap = r->max_pause_ms > base ? r->max_pause_ms : base;
 	double p;
 
 	if (cause == PAUSE_RETRY_AFTER)
 		return retry_after_ms < r->max_pause_ms ? retry_after_ms :
 		    r->max_pause_ms;
-	int64_t base = cause == PAUSE_TRANSPORT ? r->tcp_error_pause_ms :
-	    r->app_error_pause_ms;
-	/* max_pause_ms caps the growth; it never cuts the base pause */
-	int64_t cap = r->max_pause_ms > base ? r->max_pause_ms : base;
-
 	if (r->backoff_factor <= 1 || failures <= 1)
 		return base;
 	p = (double)base * pow(r->backoff_factor, (double)(failures - 1));
