@@ -5,9 +5,10 @@
  * receipts, and the queue counts and totals kept with every change.  Topics,
  * events and subscriptions themselves are store_catalog.c; connections, the
  * writer and the helpers that bind and collect rows are store.c (shared
- * through store_int.h).  It opens no connection and no transaction of its
- * own: reads take a pooled reader, writes run in the job's transaction
- * (struct store_tx), and every change of a message's state is counted with
+ * through store_int.h).  It opens no connection of its own: reads take a
+ * pooled reader (a message's detail in one read transaction), writes run in
+ * the job's transaction (struct store_tx), and every change of a message's
+ * state is counted with
  * store_tx_count, so that queue_counts stays true.
  *
  * Threads: the read functions from any thread (each on a pooled reader);
