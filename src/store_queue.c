@@ -8,8 +8,7 @@
  * through store_int.h).  It opens no connection of its own: reads take a
  * pooled reader (a message's detail in one read transaction), writes run in
  * the job's transaction (struct store_tx), and every change of a message's
- * state is counted with
- * store_tx_count, so that queue_counts stays true.
+ * state is counted with store_tx_count, so that queue_counts stays true.
  *
  * Threads: the read functions from any thread (each on a pooled reader);
  * store_tx_* only on the writer thread, inside a job.
