@@ -550,8 +550,7 @@ http_too_large(struct http_req *req)
 {
 	struct app *app = req->srv->app;
 
-	/* ingest routes are the open POSTs */
-	if (req->route->auth == AUTH_NONE && strcmp(req->method, "POST") == 0)
+	if (http_req_ingest(req))
 		atomic_fetch_add(&app->metrics->rejected[MR_TOO_LARGE], 1);
 	http_reply_invalid_status(req, 413, "body", "larger than the limit "
 	    "of %lld bytes", (long long)app->cfg->max_body);

@@ -136,6 +136,13 @@ test('/metrics is Prometheus text whose counters move with ingest and ' +
 	const nf = await s.publishStructured({ id: 'x', source: '/ops', type: 't' },
 	    { topic: 'no-such-topic' });
 	assert.equal(nf.status, 404);
+	/* over --max-body (1 MiB): counted for the ingest URL only */
+	const big = JSON.stringify({ specversion: '1.0', id: 'big', source: '/ops',
+	    type: 't', data: 'x'.repeat(1024 * 1024) });
+	const ce = { headers: { 'content-type': 'application/cloudevents+json' } };
+	assert.equal((await s.api('POST', '/topics/ops/events', big, ce)).status,
+	    413);
+	assert.equal((await s.api('POST', '/api/v1/topics', big)).status, 413);
 	await sink.waitFor(4, WAIT);	/* one 500, then three 200s */
 	await until(async () => {
 		const q = (await s.api('GET', `/api/v1/subscriptions/${sub}`))
@@ -150,6 +157,8 @@ test('/metrics is Prometheus text whose counters move with ingest and ' +
 	assert.equal(d('sluice_events_rejected_total', { reason: 'invalid' }), 1);
 	assert.equal(d('sluice_events_rejected_total',
 	    { reason: 'topic_not_found' }), 1);
+	assert.equal(d('sluice_events_rejected_total', { reason: 'too_large' }), 1,
+	    'the admin API\'s 413 is not an event rejected');
 	assert.equal(d('sluice_delivery_attempts_total', { outcome: 'ok' }), 3);
 	assert.equal(d('sluice_delivery_attempts_total', { outcome: 'app_error' }), 1);
 	assert.equal(d('sluice_messages_delivered_total'), 3);
