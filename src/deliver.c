@@ -540,16 +540,17 @@ deliver_header_reserved(const char *name, const char *value)
 static void
 deliver_user_headers(struct deliver_xfer *x, const struct deliver_sub *sub)
 {
-	const char *const *h;
+	const char *const *h, *origin;
 
 	for (h = sub->headers; h != NULL && h[0] != NULL && h[1] != NULL;
 	     h += 2)
 		if (!deliver_header_reserved(h[0], h[1]))
 			deliver_header(x, h[0], h[1]);
-	/* the CloudEvents webhook spec (1.0.2): every delivery names its
-	 * origin, as the handshake (which sets its own) did */
-	if (sub->origin != NULL && x->origin == NULL)
-		deliver_header(x, "WebHook-Request-Origin", sub->origin);
+	/* the CloudEvents webhook spec (1.0.2): the handshake names its
+	 * origin, and so does every delivery after it */
+	origin = x->origin != NULL ? x->origin : sub->origin;
+	if (origin != NULL)
+		deliver_header(x, "WebHook-Request-Origin", origin);
 }
 
 /* The Content-Type of a binary-mode body. */
@@ -1042,8 +1043,7 @@ deliver_handshake(struct deliver *d, const struct deliver_sub *sub,
 			return -1;
 	if ((x = deliver_xfer_new(d, sub, done, arg)) == NULL)
 		return -1;
-	x->origin = xstrdup(origin);
-	deliver_header(x, "WebHook-Request-Origin", origin);
+	x->origin = xstrdup(origin); /* sent by deliver_user_headers */
 	if (sub->request_rate > 0) {
 		snprintf(rate, sizeof rate, "%lld", (long long)sub->request_rate);
 		deliver_header(x, "WebHook-Request-Rate", rate);
