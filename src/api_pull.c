@@ -238,7 +238,7 @@ receipt_apply(struct api_tx *t, void *arg)
 	char id[32], msgid[FMT_MSG_LEN];
 	json_t *meta;
 	size_t i;
-	int dead;
+	int dead, settled = 0;
 
 	for (i = 0; i < p->ngiven; i++) {
 		p->rc = store_tx_receipt(t->tx, p->given[i], &sub_id, &msg);
@@ -253,11 +253,10 @@ receipt_apply(struct api_tx *t, void *arg)
 		a.outcome = p->ok ? "ok" : "nack";
 		a.max_attempts = p->max_attempts;
 		a.next_attempt_at = store_tx_now(t->tx);
-		if ((p->rc = store_tx_attempt(t->tx, &a, &dead)) != STORE_OK ||
-		    (p->rc = store_tx_sub_pulled(t->tx, sub_id, p->ok ? NULL :
-		    "nack")) != STORE_OK)
+		if ((p->rc = store_tx_attempt(t->tx, &a, &dead)) != STORE_OK)
 			return p->rc;
 		p->found[i] = 1;
+		settled = 1;
 		if (!dead)
 			continue;
 		snprintf(id, sizeof id, "%lld", (long long)sub_id);
@@ -270,8 +269,10 @@ receipt_apply(struct api_tx *t, void *arg)
 		if (p->rc != STORE_OK)
 			return p->rc;
 	}
-	p->rc = STORE_OK;
-	return STORE_OK;
+	/* the subscription's status, once for all the receipts settled */
+	p->rc = settled ? store_tx_sub_pulled(t->tx, p->sub_id, p->ok ? NULL :
+	    "nack") : STORE_OK;
+	return p->rc;
 }
 
 static void
