@@ -212,8 +212,9 @@ ingest_problem(struct http_req *req, struct ce_problem *pr)
 }
 
 /*
- * The topic an ingest URL names: 0 with its id and publish token (caller
- * frees), or -1 once a 403 ($-topics are sluice's own) or 404 is sent.
+ * The topic an ingest URL names: 0 with its id and, if token is not NULL,
+ * its publish token (caller frees), or -1 once a 403 ($-topics are
+ * sluice's own) or 404 is sent.
  */
 static int
 ingest_topic(struct http_req *req, const char *topic, int64_t *id,
@@ -232,7 +233,9 @@ ingest_topic(struct http_req *req, const char *topic, int64_t *id,
 	t = catalog_topic(v, topic);
 	if (t != NULL) {
 		*id = t->id;
-		*token = t->publish_token ? xstrdup(t->publish_token) : NULL;
+		if (token != NULL)
+			*token = t->publish_token ?
+			    xstrdup(t->publish_token) : NULL;
 	}
 	catalog_release(app->catalog, v);
 	if (t == NULL) {
@@ -341,12 +344,10 @@ api_ingest_options(struct http_req *req)
 	const char *origin = http_req_header(req, "WebHook-Request-Origin");
 	const char *topic = http_req_param(req, 0);
 	int64_t id;
-	char *token;
 
 	if (ingest_topic(req, topic != NULL ? topic : "default", &id,
-	    &token) != 0)
+	    NULL) != 0)
 		return;
-	free(token);
 	http_reply_header(req, MHD_HTTP_HEADER_ALLOW, "POST, OPTIONS");
 	if (origin == NULL) {
 		http_reply(req, 204, NULL, NULL, 0);
