@@ -552,10 +552,10 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	if (r->rows[n - 1].msg > r->ds->claimed_upto)
 		r->ds->claimed_upto = r->rows[n - 1].msg;
 	spacing = pause_rate_spacing(s->rate_limit, (int64_t)n);
-	/* under the rate the endpoint granted in its handshake, too */
-	if (s->validate && r->ds->allowed_rate > 0 &&
-	    (granted = ((int64_t)n * 60000 + r->ds->allowed_rate - 1) /
-	    r->ds->allowed_rate) > spacing)
+	/* under the rate the endpoint granted in its handshake (per minute:
+	 * n requests a minute take as long as 60 n a second), too */
+	if (s->validate && (granted = pause_rate_spacing(r->ds->allowed_rate,
+	    (int64_t)n * 60)) > spacing)
 		spacing = granted;
 	r->ds->next_slot_at = (r->ds->next_slot_at > now ?
 	    r->ds->next_slot_at : now) + spacing;
