@@ -88,6 +88,11 @@ const char *api_query(struct http_req *, const char *name);
 /* Reads ?limit= (1..1000, default 100); replies 400 and returns -1 if bad. */
 int api_limit(struct http_req *, int *limit);
 /*
+ * Parses s as a whole number from 1 to max: decimal digits only (no sign,
+ * space or other text).  0, or -1 if it is not one.
+ */
+int api_whole(const char *s, int64_t max, int64_t *out);
+/*
  * Runs apply as an exclusive write job with the connection suspended; after
  * the commit reloads the catalog (when the job changed it), wakes the
  * subscriptions that got messages, and calls reply with the store's result.

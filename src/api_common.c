@@ -31,17 +31,33 @@ api_query(struct http_req *req, const char *name)
 }
 
 int
+api_whole(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
 api_limit(struct http_req *req, int *limit)
 {
 	const char *s = api_query(req, "limit");
-	char *end;
-	long v;
+	int64_t v;
 
 	*limit = 100;
 	if (s == NULL)
 		return 0;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < 1 || v > 1000) {
+	if (api_whole(s, 1000, &v) != 0) {
 		http_reply_invalid(req, "limit",
 		    "must be a whole number from 1 to 1000");
 		return -1;

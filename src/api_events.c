@@ -90,8 +90,8 @@ api_events_list(struct http_req *req)
 		q.topic_id = t != NULL ? t->id : 0;
 		catalog_release(app->catalog, v);
 		if (q.topic_id == 0) {
-			http_reply_problem(req, 404, NULL, NULL,
-			    "no topic named %s", topic);
+			http_reply_invalid_status(
+			    req, 404, "topic", "no topic named %s", topic);
 			return;
 		}
 	}
@@ -133,14 +133,14 @@ api_event_get(struct http_req *req)
 	int rc;
 
 	if (fmt_msg_parse(http_req_param(req, 0), &msg) != 0) {
-		http_reply_problem(req, 404, NULL, NULL, "no message %s",
-		    http_req_param(req, 0));
+		http_reply_invalid_status(
+		    req, 404, "msg", "no message %s", http_req_param(req, 0));
 		return;
 	}
 	rc = store_event_get(app->store, msg, &e);
 	if (rc == STORE_NOTFOUND) {
-		http_reply_problem(req, 404, NULL, NULL, "no message %s",
-		    http_req_param(req, 0));
+		http_reply_invalid_status(
+		    req, 404, "msg", "no message %s", http_req_param(req, 0));
 		return;
 	}
 	if (rc != STORE_OK) {

@@ -36,8 +36,8 @@ msg_sub(struct http_req *req, int64_t *id)
 	found = catalog_sub(v, *id) != NULL;
 	catalog_release(app->catalog, v);
 	if (!found)
-		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
-		    (long long)*id);
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)*id);
 	return found ? 0 : -1;
 }
 
@@ -240,9 +240,10 @@ api_message_get(struct http_req *req)
 	if (fmt_msg_parse(http_req_param(req, 1), &msg) != 0 ||
 	    (rc = store_message_get(app->store, sub_id, msg, &m, &att,
 	    &natt)) == STORE_NOTFOUND) {
-		http_reply_problem(req, 404, NULL, NULL, "no message %s in the "
-		    "queue of subscription %lld", http_req_param(req, 1),
-		    (long long)sub_id);
+		http_reply_invalid_status(req, 404, "msg",
+		    "no message %s in the "
+		    "queue of subscription %lld",
+		    http_req_param(req, 1), (long long)sub_id);
 		return;
 	}
 	if (rc != STORE_OK || store_event_get(app->store, msg, &e) != STORE_OK) {
@@ -406,7 +407,8 @@ msg_op_reply(struct http_req *req, void *arg, int rc)
 	if ((s = catalog_sub(v, op->sub_id)) != NULL)
 		http_reply_json(req, 200, api_sub_json(app, s));
 	else
-		http_reply_problem(req, 404, NULL, NULL, "no such subscription");
+		http_reply_invalid_status(
+		    req, 404, "id", "no such subscription");
 	catalog_release(app->catalog, v);
 done:
 	free(op->msgs);

@@ -70,18 +70,20 @@ pull_sub(struct http_req *req, struct catalog_view *v)
 	if (api_sub_id(req, &id) != 0)
 		return NULL;
 	if ((s = catalog_sub(v, id)) == NULL) {
-		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
-		    (long long)id);
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)id);
 		return NULL;
 	}
 	if (!s->pull) {
-		http_reply_problem(req, 409, NULL, NULL, "subscription %lld "
+		http_reply_invalid_status(req, 409, "delivery_method",
+		    "subscription %lld "
 		    "is delivery_method notify: sluice pushes its messages",
 		    (long long)id);
 		return NULL;
 	}
 	if (!sub_state_delivers(s->state)) {
-		http_reply_problem(req, 409, NULL, NULL, "subscription %lld "
+		http_reply_invalid_status(req, 409, "state",
+		    "subscription %lld "
 		    "is %s: pulling needs pub_and_sub or sub_only",
 		    (long long)id, sub_state_name(s->state));
 		return NULL;

@@ -98,15 +98,12 @@ int
 api_sub_id(struct http_req *req, int64_t *id)
 {
 	const char *p = http_req_param(req, 0);
-	char *end;
-	long long v = strtoll(p, &end, 10);
 
-	if (*p == '\0' || *end != '\0' || v <= 0) {
-		http_reply_problem(req, 404, NULL, NULL,
-		    "no subscription %s", p);
+	if (api_whole(p, INT64_MAX, id) != 0) {
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %s", p);
 		return -1;
 	}
-	*id = v;
 	return 0;
 }
 
@@ -124,15 +121,16 @@ api_subs_list(struct http_req *req)
 
 	if (api_limit(req, &limit) != 0)
 		return;
-	if (cursor != NULL && (after = strtoll(cursor, NULL, 10)) <= 0) {
+	/* a cursor is the last id of the page before */
+	if (cursor != NULL && api_whole(cursor, INT64_MAX - 1, &after) != 0) {
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
 	v = catalog_acquire(app->catalog);
 	if (topic != NULL && catalog_topic(v, topic) == NULL) {
 		catalog_release(app->catalog, v);
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
-		    topic);
+		http_reply_invalid_status(
+		    req, 404, "topic", "no topic named %s", topic);
 		return;
 	}
 	items = json_array();
@@ -260,8 +258,8 @@ sub_write_reply(struct http_req *req, void *arg, int rc)
 		http_reply_invalid(req, "topic", "no topic named %s (it was "
 		    "just deleted)", w->sub->topic);
 	else if (w->rc == STORE_NOTFOUND)
-		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
-		    (long long)w->id);
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)w->id);
 	else
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 	sub_write_free(w);
@@ -326,8 +324,8 @@ api_sub_get(struct http_req *req)
 		return;
 	v = catalog_acquire(app->catalog);
 	if ((s = catalog_sub(v, id)) == NULL)
-		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
-		    (long long)id);
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)id);
 	else
 		http_reply_json(req, 200, api_sub_json(app, s));
 	catalog_release(app->catalog, v);
@@ -372,10 +370,14 @@ sub_load_row(struct http_req *req, int64_t id)
 	char *cause = NULL;
 	int rc = store_sub_get(http_req_app(req)->store, id, &r);
 
+	if (rc == STORE_NOTFOUND) {
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)id);
+		return NULL;
+	}
 	if (rc != STORE_OK) {
-		http_reply_problem(req, rc == STORE_NOTFOUND ? 404 : 503, NULL,
-		    NULL, rc == STORE_NOTFOUND ? "no subscription %lld" :
-		    "storage unavailable (%lld)", (long long)id);
+		http_reply_problem(req, 503, NULL, NULL,
+		    "storage unavailable (subscription %lld)", (long long)id);
 		return NULL;
 	}
 	if ((s = sub_of_row(http_req_app(req), &r, &cause)) == NULL)
@@ -471,8 +473,8 @@ sub_delete_reply(struct http_req *req, void *arg, int rc)
 	if (rc == STORE_OK)
 		http_reply(req, 204, NULL, NULL, 0);
 	else if (w->rc == STORE_NOTFOUND)
-		http_reply_problem(req, 404, NULL, NULL, "no subscription %lld",
-		    (long long)w->id);
+		http_reply_invalid_status(
+		    req, 404, "id", "no subscription %lld", (long long)w->id);
 	else
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 	sub_write_free(w);

@@ -7,6 +7,7 @@
  */
 #include "autoconfig.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ api_sysevents_list(struct http_req *req)
 
 	if (api_limit(req, &limit) != 0)
 		return;
-	if (cursor != NULL && (before = strtoll(cursor, NULL, 10)) <= 0) {
+	if (cursor != NULL && api_whole(cursor, INT64_MAX, &before) != 0) {
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
@@ -85,11 +86,12 @@ api_eventtypes_list(struct http_req *req)
 	json_t *items, *item, *page;
 	int64_t topic_id = 0;
 	size_t n, nrows, i;
-	int limit, offset = 0;
+	int64_t offset = 0;
+	int limit;
 
 	if (api_limit(req, &limit) != 0)
 		return;
-	if (cursor != NULL && (offset = atoi(cursor)) <= 0) {
+	if (cursor != NULL && api_whole(cursor, INT_MAX - 1000, &offset) != 0) {
 		http_reply_invalid(req, "cursor", "not a cursor from this list");
 		return;
 	}
@@ -99,13 +101,13 @@ api_eventtypes_list(struct http_req *req)
 		topic_id = t ? t->id : 0;
 		catalog_release(app->catalog, v);
 		if (topic_id == 0) {
-			http_reply_problem(req, 404, NULL, NULL,
-			    "no topic named %s", topic);
+			http_reply_invalid_status(
+			    req, 404, "topic", "no topic named %s", topic);
 			return;
 		}
 	}
 	/* one more than asked for tells whether this is the last page */
-	if (store_eventtypes_list(app->store, topic_id, offset, limit + 1,
+	if (store_eventtypes_list(app->store, topic_id, (int)offset, limit + 1,
 		&rows, &nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
@@ -126,7 +128,7 @@ api_eventtypes_list(struct http_req *req)
 	page = json_object();
 	json_object_set_new(page, "items", items);
 	json_object_set_new(page, "next_cursor", nrows > n ?
-	    json_sprintf("%d", offset + limit) : json_null());
+	    json_sprintf("%lld", (long long)offset + limit) : json_null());
 	eventtype_rows_free(rows, nrows);
 	http_reply_json(req, 200, page);
 }

@@ -229,7 +229,7 @@ topic_load(struct http_req *req, struct topic_row *t)
 	    http_req_param(req, 0), t);
 
 	if (rc == STORE_NOTFOUND)
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
+		http_reply_invalid_status(req, 404, "name", "no topic named %s",
 		    http_req_param(req, 0));
 	else if (rc != STORE_OK)
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
@@ -284,8 +284,8 @@ topic_update_reply(struct http_req *req, void *arg, int rc)
 	if (rc == STORE_OK)
 		topic_reply(req, w, 200);
 	else if (w->rc == STORE_NOTFOUND)
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
-		    w->name);
+		http_reply_invalid_status(
+		    req, 404, "name", "no topic named %s", w->name);
 	else
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 	topic_write_free(w);
@@ -377,8 +377,8 @@ topic_delete_reply(struct http_req *req, void *arg, int rc)
 		    "subscriptions: delete them first, or add ?force=true",
 		    w->name);
 	else if (w->rc == STORE_NOTFOUND)
-		http_reply_problem(req, 404, NULL, NULL, "no topic named %s",
-		    w->name);
+		http_reply_invalid_status(
+		    req, 404, "name", "no topic named %s", w->name);
 	else
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 	topic_write_free(w);
@@ -399,7 +399,7 @@ api_topic_delete(struct http_req *req)
 	if (topic_load(req, &t) != 0)
 		return;
 	if (strcmp(t.name, "default") == 0 || t.name[0] == '$') {
-		http_reply_problem(req, 409, NULL, NULL,
+		http_reply_invalid_status(req, 409, "name",
 		    "topic %s is built in and cannot be deleted", t.name);
 		topic_row_clear(&t);
 		return;

@@ -417,6 +417,69 @@ test('GET /api/v1/events/{msg}: 404 for a message that does not exist', async ()
 	assertProblem(await s.api('GET', `/api/v1/events/${other}`), 404);
 });
 
+test('admin 404 and 409 answers name what they concern in errors: id, topic, msg, name, delivery_method', async () => {
+	const sub = await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'default', sink: 'http://127.0.0.1:9/x', state: 'pub_only' });
+	assert.equal(sub.status, 201, sub.text);
+	const cases = [
+		['GET', '/api/v1/subscriptions/999999', 404, 'id'],
+		['PATCH', '/api/v1/subscriptions/999999', 404, 'id', { name: 'x' }],
+		['DELETE', '/api/v1/subscriptions/999999', 404, 'id'],
+		['POST', '/api/v1/subscriptions/999999/pause', 404, 'id', {}],
+		['GET', '/api/v1/subscriptions/999999/messages', 404, 'id'],
+		['GET', '/api/v1/subscriptions?topic=nope', 404, 'topic'],
+		['GET', '/api/v1/events?topic=nope', 404, 'topic'],
+		['GET', '/api/v1/eventtypes?topic=nope', 404, 'topic'],
+		['GET', '/api/v1/events/nonsense', 404, 'msg'],
+		['GET', `/api/v1/subscriptions/${sub.json.id}/messages/nonsense`, 404,
+		    'msg'],
+		['GET', '/api/v1/topics/nope', 404, 'name'],
+		['PATCH', '/api/v1/topics/nope', 404, 'name', { description: 'x' }],
+		['DELETE', '/api/v1/topics/nope', 404, 'name'],
+		['DELETE', '/api/v1/topics/default', 409, 'name'],
+		['POST', `/api/v1/subscriptions/${sub.json.id}/pull`, 409,
+		    'delivery_method', {}],
+	];
+	for (const [method, path, status, field, body] of cases)
+		assertProblem(await s.api(method, path, body), status, field);
+	assert.equal((await s.api('DELETE',
+	    `/api/v1/subscriptions/${sub.json.id}`)).status, 204);
+});
+
+test('ids and cursors are whole numbers: a sign, a space, trailing text or a value past 64 bits is refused, and the daemon goes on answering', async () => {
+	const a = await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'default', sink: 'http://127.0.0.1:9/a', state: 'pub_only' });
+	assert.equal(a.status, 201, a.text);
+	const id = a.json.id;
+	for (const bad of [`+${id}`, `%20${id}`, `${id}abc`, '0', '-1',
+	    '9223372036854775808', '99999999999999999999'])
+		assertProblem(await s.api('GET', `/api/v1/subscriptions/${bad}`),
+		    404, 'id');
+	for (const list of ['/api/v1/subscriptions', '/api/v1/sysevents',
+	    '/api/v1/eventtypes']) {
+		for (const bad of ['5abc', '+5', '-5', '0',
+		    '9223372036854775808', '99999999999999999999'])
+			assertProblem(await s.api('GET',
+			    `${list}?cursor=${encodeURIComponent(bad)}`), 400,
+			    'cursor');
+		for (const bad of ['+5', '10abc', '1001', '99999999999999999999'])
+			assertProblem(await s.api('GET', `${list}?limit=${bad}`),
+			    400, 'limit');
+	}
+	/* no id follows the largest one (the ASan build died here) */
+	assertProblem(await s.api('GET',
+	    '/api/v1/subscriptions?cursor=9223372036854775807'), 400, 'cursor');
+	/* the largest cursor a page can hand out still reads as one */
+	const r = await s.api('GET',
+	    '/api/v1/subscriptions?cursor=9223372036854775806');
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.json.items, []);
+	assert.equal((await s.api('GET', `/api/v1/subscriptions/${id}`)).status,
+	    200);
+	assert.equal((await s.api('DELETE', `/api/v1/subscriptions/${id}`)).status,
+	    204);
+});
+
 test('404 problem+json for a path that does not exist', async () => {
 	assertProblem(await s.api('GET', '/api/v1/nothing-here'), 404);
 });
