@@ -185,9 +185,10 @@ ingest_faults(const struct ce_problem *pr)
 		e = json_object();
 		if (f->index >= 0)
 			json_object_set_new(e, "index", json_integer(f->index));
-		json_object_set_new(e, "attribute", json_string(f->attribute));
-		json_object_set_new(e, "reason", json_string(f->reason));
-		json_object_set_new(e, "detail", json_string(f->reason));
+		json_object_set_new(e, "attribute",
+		    http_json_text(f->attribute));
+		json_object_set_new(e, "reason", http_json_text(f->reason));
+		json_object_set_new(e, "detail", http_json_text(f->reason));
 		json_array_append_new(errors, e);
 	}
 	return errors;

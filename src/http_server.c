@@ -361,6 +361,26 @@ http_status_title(unsigned status)
 	}
 }
 
+json_t *
+http_json_text(const char *s)
+{
+	json_t *j;
+	struct buf b;
+	const unsigned char *p;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	/* not UTF-8 (a path or header as sent): bytes past ASCII as %XX */
+	buf_init(&b, 0);
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		buf_printf(&b, *p < 0x80 ? "%c" : "%%%02X", *p);
+	j = json_stringn(b.data ? b.data : "", b.len);
+	buf_free(&b);
+	return j;
+}
+
 void
 http_reply_problem(struct http_req *req, unsigned status, const char *title,
     json_t *errors, const char *fmt, ...)
@@ -376,8 +396,8 @@ http_reply_problem(struct http_req *req, unsigned status, const char *title,
 	json_object_set_new(p, "title",
 	    json_string(title ? title : http_status_title(status)));
 	json_object_set_new(p, "status", json_integer(status));
-	json_object_set_new(p, "detail", json_string(detail));
-	json_object_set_new(p, "instance", json_string(req->path));
+	json_object_set_new(p, "detail", http_json_text(detail));
+	json_object_set_new(p, "instance", http_json_text(req->path));
 	if (errors != NULL)
 		json_object_set_new(p, "errors", errors);
 	free(detail);
@@ -411,9 +431,9 @@ http_reply_field(struct http_req *req, unsigned status, const char *field,
 	char *reason = xvasprintf(fmt, ap);
 
 	json_object_set_new(e, http_req_ingest(req) ? "attribute" : "field",
-	    json_string(field));
-	json_object_set_new(e, "reason", json_string(reason));
-	json_object_set_new(e, "detail", json_string(reason));
+	    http_json_text(field));
+	json_object_set_new(e, "reason", http_json_text(reason));
+	json_object_set_new(e, "detail", http_json_text(reason));
 	json_array_append_new(errors, e);
 	http_reply_problem(req, status, status == 400 ? "Invalid request" :
 	    NULL, errors, "%s: %s", field, reason);
@@ -576,6 +596,19 @@ http_framing_ambiguous(struct http_req *req)
 	return 0;
 }
 
+/*
+ * %00 in the path would end it there once decoded: the request would reach
+ * the route before it (http_unescape keeps it as it is).  1 if refused.
+ */
+static int
+http_refuse_nul(struct http_req *req)
+{
+	if (strstr(req->path, "%00") == NULL)
+		return 0;
+	http_reply_invalid(req, "path", "contains a NUL byte (%%00)");
+	return 1;
+}
+
 /* The first callback: route, auth and the declared body length. */
 static void
 http_begin(struct http_req *req)
@@ -585,6 +618,8 @@ http_begin(struct http_req *req)
 	unsigned long long len;
 	struct buf allow;
 
+	if (http_refuse_nul(req))
+		return;
 	buf_init(&allow, 0);
 	req->route = http_route_find(req->method, req->path, &allow);
 	if (req->route == NULL && allow.len > 0) {
@@ -722,6 +757,42 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* MHD's logger type carries no format attribute; its formats are MHD's. */
+static int
+http_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decodes %HH in a path or query value in place, as MHD would, but keeps
+ * %00 as it is: a NUL would end the text there (see http_refuse_nul).
+ */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *r = s, *w = s;
+	int hi, lo;
+
+	(void)cls;
+	(void)conn;
+	while (*r != '\0') {
+		if (r[0] == '%' && (hi = http_hex(r[1])) >= 0 &&
+		    (lo = http_hex(r[2])) >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void http_mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
 
@@ -840,6 +911,7 @@ http_server_start(struct app *app, char **cause)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		*cause = xasprintf("cannot listen on %s (in use, or not an "

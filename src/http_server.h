@@ -67,6 +67,11 @@ void http_reply_problem(struct http_req *, unsigned status,
  */
 void http_reply_invalid(struct http_req *, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * A JSON string of text that may not be UTF-8 (a path or header as sent):
+ * bytes past ASCII are written %XX when it is not; null for NULL.
+ */
+json_t *http_json_text(const char *s);
 /* Like http_reply_invalid with another status (401, 404, 409, 503...). */
 void http_reply_invalid_status(struct http_req *, unsigned status,
     const char *field, const char *fmt, ...)

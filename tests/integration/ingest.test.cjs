@@ -761,6 +761,46 @@ test('the reserved topic $sys takes no events from producers', async () => {
 	assertProblem(c, 400, 'name');
 });
 
+test('%00 in the path is a 400 naming path: it does not reach the route before it', async () => {
+	const sub = await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'default', sink: 'http://127.0.0.1:9/n', state: 'pub_only' });
+	assert.equal(sub.status, 201, sub.text);
+	const id = sub.json.id;
+	const del = await s.api('DELETE',
+	    `/api/v1/subscriptions/${id}%00/messages/x`);
+	assertProblem(del, 400, 'path');
+	assert.equal((await s.api('GET', `/api/v1/subscriptions/${id}`)).status,
+	    200, 'the subscription is still there');
+	const subs = (await s.api('GET', '/api/v1/subscriptions')).json.items.length;
+	assertProblem(await s.api('POST', '/api/v1/subscriptions/%00/pause',
+	    { topic: 'default', delivery_method: 'pull' }), 400, 'path');
+	assert.equal((await s.api('GET', '/api/v1/subscriptions')).json.items.length,
+	    subs, 'nothing was created');
+	/* in a query value it is not cut short either */
+	assertProblem(await s.api('GET', '/api/v1/subscriptions?limit=10%00'),
+	    400, 'limit');
+	assert.equal((await s.api('DELETE', `/api/v1/subscriptions/${id}`)).status,
+	    204);
+});
+
+test('bytes that are not UTF-8 in a path or attribute name are still named in the problem (as %XX)', async () => {
+	const r = await s.socket(Buffer.concat([
+	    Buffer.from('POST /topics/'), Buffer.from([0xff]),
+	    Buffer.from('/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+		'Content-Type: application/cloudevents+json\r\n' +
+		'Content-Length: 2\r\n\r\n{}')]));
+	const p = assertProblem(r, 404, 'topic');
+	assert.match(p.detail, /%FF/);
+	assert.match(p.instance, /%FF/);
+	const b = await s.socket(Buffer.concat([
+	    Buffer.from('POST /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+		'ce-specversion: 1.0\r\nce-id: u1\r\nce-source: /s\r\n' +
+		'ce-type: t\r\nce-'), Buffer.from([0xff]),
+	    Buffer.from(': v\r\nContent-Length: 0\r\n\r\n')]));
+	const q = assertProblem(b, 400);
+	assert.ok(q.errors.some((e) => /%FF/.test(e.attribute || '')), b.text);
+});
+
 test('the server stops cleanly (exit 0) after all of the above', async () => {
 	const ex = await s.stop();
 	assert.equal(ex.code, 0);

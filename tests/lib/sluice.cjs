@@ -20,6 +20,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -164,6 +165,40 @@ function api(base, method, p, body, options = {}) {
  * (sent chunked).  Resolves {status, headers, body, text, json} as soon as
  * the response is complete, even if the server stopped reading the body.
  */
+/*
+ * Sends bytes as they are on a fresh TCP connection (for what node's own
+ * client refuses to send: a NUL in a header, a path with raw bytes) and
+ * reads the answer to the connection's end: { status, headers, text, json }.
+ * The request should say Connection: close.
+ */
+function socketRequest(base, bytes) {
+	const u = new URL(base);
+	return new Promise((resolve, reject) => {
+		const chunks = [];
+		const c = net.connect(Number(u.port), u.hostname, () => c.end(bytes));
+		c.on('data', (d) => chunks.push(d));
+		c.on('error', reject);
+		c.on('close', () => {
+			const all = Buffer.concat(chunks).toString('latin1');
+			const at = all.indexOf('\r\n\r\n');
+			const head = (at < 0 ? all : all.slice(0, at)).split('\r\n');
+			const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0] || '');
+			const headers = {};
+			for (const l of head.slice(1)) {
+				const i = l.indexOf(':');
+				if (i > 0)
+					headers[l.slice(0, i).trim().toLowerCase()] =
+					    l.slice(i + 1).trim();
+			}
+			const text = at < 0 ? '' : Buffer.from(all.slice(at + 4),
+			    'latin1').toString('utf8');
+			let json;
+			try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+			resolve({ status: m ? Number(m[1]) : 0, headers, text, json });
+		});
+	});
+}
+
 function rawRequest(base, options) {
 	const u = new URL(base);
 	return new Promise((resolve, reject) => {
@@ -377,6 +412,10 @@ class Sluice {
 
 	raw(options) {
 		return rawRequest(this.url, options);
+	}
+
+	socket(bytes) {
+		return socketRequest(this.url, bytes);
 	}
 
 	/* Structured mode: event is the CloudEvents JSON object (or text). */
