@@ -369,7 +369,7 @@ http_json_text(const char *s)
 	const unsigned char *p;
 
 	if (s == NULL)
-		return json_null();
+		return NULL;
 	if ((j = json_string(s)) != NULL)
 		return j;
 	/* not UTF-8 (a path or header as sent): bytes past ASCII as %XX */

@@ -69,7 +69,8 @@ void http_reply_invalid(struct http_req *, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*
  * A JSON string of text that may not be UTF-8 (a path or header as sent):
- * bytes past ASCII are written %XX when it is not; null for NULL.
+ * bytes past ASCII are written %XX when it is not.  NULL for NULL (which
+ * json_object_set_new leaves out).
  */
 json_t *http_json_text(const char *s);
 /* Like http_reply_invalid with another status (401, 404, 409, 503...). */
