@@ -598,6 +598,7 @@ ce_parse_binary(const char *ct, const struct ce_header *hdrs, size_t nh,
 {
 	struct cloudevent *ev = xcalloc(1, sizeof *ev);
 	size_t i, at;
+	int r;
 
 	for (i = 0; i < nh; i++)
 		if (strncasecmp(hdrs[i].name, "ce-", 3) == 0)
@@ -610,7 +611,10 @@ ce_parse_binary(const char *ct, const struct ce_header *hdrs, size_t nh,
 	if (len == 0 || pr->status != 0)
 		goto done;
 	if (ct != NULL && cloudevent_media_is_json(ct)) {
-		if (jsonscan_validate(body, len, &at) != 0)
+		if ((r = jsonscan_validate(body, len, &at)) == -2)
+			ce_fault(pr, -1, "data", "JSON nested deeper than %d "
+			    "levels (at byte %zu)", JSONSCAN_MAX_DEPTH, at);
+		else if (r != 0)
 			ce_fault(pr, -1, "data", "Content-Type is JSON but the "
 			    "body is not JSON (at byte %zu)", at);
 		else
@@ -838,8 +842,13 @@ ce_parse_json(enum ce_mode mode, const char *body, size_t len,
 	size_t vlen, at;
 	int r, i = 0;
 
-	if (jsonscan_validate(body, len, &at) != 0) {
-		ce_fault(pr, -1, "body", "not valid JSON (at byte %zu)", at);
+	if ((r = jsonscan_validate(body, len, &at)) != 0) {
+		if (r == -2)
+			ce_fault(pr, -1, "body", "JSON nested deeper than %d "
+			    "levels (at byte %zu)", JSONSCAN_MAX_DEPTH, at);
+		else
+			ce_fault(pr, -1, "body", "not valid JSON (at byte %zu)",
+			    at);
 		return;
 	}
 	if (mode == CE_MODE_STRUCTURED) {

@@ -335,7 +335,7 @@ jsonscan_validate(const char *text, size_t len, size_t *errpos)
 			goto fail;
 		if (*p == '{' || *p == '[') {
 			if (depth == JSONSCAN_MAX_DEPTH)
-				goto fail;
+				goto deep;
 			stack[depth++] = *p == '{' ? '}' : ']';
 			p = jsonscan_ws(p + 1, end);
 			if (p < end && *p == stack[depth - 1]) {
@@ -376,6 +376,10 @@ fail:
 	if (errpos != NULL)
 		*errpos = p != NULL && p <= end ? (size_t)(p - text) : len;
 	return -1;
+deep:
+	if (errpos != NULL)
+		*errpos = (size_t)(p - text);
+	return -2;
 }
 
 int

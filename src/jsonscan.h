@@ -25,7 +25,9 @@ struct jsonscan {
  * Checks that text is exactly one JSON value (RFC 8259: strict grammar,
  * UTF-8, escapes, surrogate pairs), whatever the size of its numbers.
  * Returns 0, or -1 with the offset of the token where it goes wrong (the
- * start of a bad string or number, or an unexpected byte) in *errpos.
+ * start of a bad string or number, or an unexpected byte) in *errpos;
+ * -2 when valid so far but nested deeper than JSONSCAN_MAX_DEPTH (*errpos:
+ * the bracket one level too deep).
  */
 int jsonscan_validate(const char *text, size_t len, size_t *errpos)
     __attribute__((warn_unused_result));

@@ -761,6 +761,18 @@ test('the reserved topic $sys takes no events from producers', async () => {
 	assertProblem(c, 400, 'name');
 });
 
+test('JSON nested deeper than 512 levels is refused as too deep, not as invalid JSON', async () => {
+	const deep = '['.repeat(600) + ']'.repeat(600);
+	const r = await s.publishStructured(`{"specversion":"1.0","id":"deep",` +
+	    `"source":"/s","type":"t","data":${deep}}`);
+	const p = assertProblem(r, 400, 'body');
+	assert.match(p.detail, /nested deeper than 512 levels/);
+	const b = await s.publishBinary({ id: 'deep-b', source: '/s', type: 't' },
+	    deep, { contentType: 'application/json' });
+	assert.match(assertProblem(b, 400, 'data').detail,
+	    /nested deeper than 512 levels/);
+});
+
 test('%00 in the path is a 400 naming path: it does not reach the route before it', async () => {
 	const sub = await s.api('POST', '/api/v1/subscriptions',
 	    { topic: 'default', sink: 'http://127.0.0.1:9/n', state: 'pub_only' });

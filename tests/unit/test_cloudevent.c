@@ -875,6 +875,28 @@ static const struct {
 #undef J
 };
 
+/* The deepest nesting passes; one more is -2 at the bracket too deep. */
+static void
+test_validate_depth(void)
+{
+	char text[2 * (JSONSCAN_MAX_DEPTH + 1)];
+	size_t at = 0, i;
+	int n;
+
+	for (n = JSONSCAN_MAX_DEPTH; n <= JSONSCAN_MAX_DEPTH + 1; n++) {
+		for (i = 0; i < (size_t)n; i++) {
+			text[i] = '[';
+			text[2 * (size_t)n - 1 - i] = ']';
+		}
+		is_int(jsonscan_validate(text, 2 * (size_t)n, &at),
+		    n > JSONSCAN_MAX_DEPTH ? -2 : 0, "%d levels", n);
+	}
+	is_int((long)at, JSONSCAN_MAX_DEPTH, "-2 names the bracket too deep");
+	text[1] = 'x'; /* a bad byte before the depth is reached: -1 */
+	is_int(jsonscan_validate(text, 2 * (JSONSCAN_MAX_DEPTH + 1), &at), -1,
+	    "a bad byte is -1");
+}
+
 static void
 test_validate(void)
 {
@@ -887,6 +909,7 @@ test_validate(void)
 		    -1 : (long)at;
 		is_int(got, jcases[i].errpos, "jsonscan_validate case %zu", i);
 	}
+	test_validate_depth();
 }
 
 /* ---- base64 -------------------------------------------------------- */
