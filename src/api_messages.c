@@ -286,6 +286,20 @@ enum msg_action { A_PAUSE, A_RESUME, A_RETRY, A_PURGE };
 static const char *const msg_action_names[] = { "pause", "resume", "retry",
 	"purge" };
 
+/*
+ * The body fields each action takes: a field that belongs to another
+ * action is unknown here (a 400), never silently ignored.
+ */
+static const char *const msg_pause_fields[] = { "duration_ms", NULL };
+static const char *const msg_no_fields[] = { NULL };
+static const char *const msg_target_fields[] = { "state", "msgs", NULL };
+static const char *const *const msg_action_fields[] = {
+	[A_PAUSE] = msg_pause_fields,
+	[A_RESUME] = msg_no_fields,
+	[A_RETRY] = msg_target_fields,
+	[A_PURGE] = msg_target_fields,
+};
+
 #define MSG_STATE(s) (1u << (s))
 /*
  * What a purge with no state and no msgs removes: the backlog, pending and
@@ -417,7 +431,8 @@ done:
 
 /*
  * Reads {"state": S} or {"msgs": [...]} for retry and purge; with neither,
- * the states in def.
+ * the states in def.  Retry moves dead messages back to pending, so its
+ * only state is dead; purge takes pending, delivered or dead.
  */
 static int
 msg_op_target(struct http_req *req, json_t *body, struct msg_op *op,
@@ -438,6 +453,11 @@ msg_op_target(struct http_req *req, json_t *body, struct msg_op *op,
 	}
 	if (msgs == NULL) {
 		st = msg_state(json_string_value(state));
+		if (op->action == A_RETRY && st != DS_DEAD) {
+			http_reply_invalid(req, "state", "must be dead: retry "
+			    "takes dead messages back to pending");
+			return -1;
+		}
 		if (st < 0 || st == DS_INFLIGHT) {
 			http_reply_invalid(req, "state",
 			    "must be pending, delivered or dead");
@@ -469,8 +489,6 @@ msg_op_target(struct http_req *req, json_t *body, struct msg_op *op,
 static void
 msg_action(struct http_req *req, enum msg_action action)
 {
-	static const char *const fields[] = { "state", "msgs", "duration_ms",
-		NULL };
 	struct msg_op *op = xcalloc(1, sizeof *op);
 	json_t *body = NULL, *dur;
 	size_t len;
@@ -480,7 +498,7 @@ msg_action(struct http_req *req, enum msg_action action)
 		goto fail;
 	http_req_body(req, &len);
 	if (len > 0 && ((body = http_req_json(req)) == NULL ||
-	    api_known_fields(req, body, fields) != 0))
+	    api_known_fields(req, body, msg_action_fields[action]) != 0))
 		goto fail;
 	if (action == A_PAUSE) {
 		dur = json_object_get(body, "duration_ms");

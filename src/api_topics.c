@@ -18,6 +18,7 @@
 #include "api.h"
 #include "app.h"
 #include "catalog.h"
+#include "cloudevent.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "store.h"
@@ -123,6 +124,13 @@ topic_fields(struct http_req *req, json_t *body, struct topic_write *w)
 	if (d != NULL && json_string_length(d) > 1024) {
 		http_reply_invalid(req, "description",
 		    "must be at most 1024 bytes");
+		return -1;
+	}
+	/* the same rule as a subscription's strings (a CloudEvents String) */
+	if (d != NULL && !cloudevent_valid_string(json_string_value(d),
+	    json_string_length(d))) {
+		http_reply_invalid(req, "description",
+		    "must be a string without control characters");
 		return -1;
 	}
 	if (t != NULL && !json_is_null(t) &&

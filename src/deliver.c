@@ -6,6 +6,7 @@
  * reads at most max_response bytes of the answer, and classifies the
  * outcome: a 2xx is OK; no complete response is a transport error; a
  * complete non-2xx, or a SOAP Fault in a 2xx, is an application error.
+ * Subscriptions check their sink URL here too, with libcurl's own parser.
  *
  * A response whose body passes max_response is cut off there (the transfer
  * is aborted, the rest never read) and classified by what was complete: the
@@ -427,6 +428,60 @@ deliver_wakeup(struct deliver *d)
 	atomic_store(&d->woken, 1);
 	if (write(d->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
 		return; /* the flag alone ends the next run */
+}
+
+/* ---- sink URLs ------------------------------------------------------- */
+
+/*
+ * libcurl's own parser decides, so that a URL accepted here is one that
+ * CURLOPT_URL takes when the message is sent: CURLU_NON_SUPPORT_SCHEME is
+ * off (only schemes this libcurl speaks), and the port is read back as
+ * libcurl understood it.
+ */
+int
+deliver_url_parse(const char *url, long *port, char **cause)
+{
+	CURLU *u;
+	CURLUcode rc;
+	char *p = NULL, *end;
+	int ret = -1;
+
+	*port = -1;
+	*cause = NULL;
+	if ((u = curl_url()) == NULL)
+		abort(); /* out of memory, as xmalloc would */
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_BAD_PORT_NUMBER) {
+		*cause = xstrdup("the port is not a number from 1 to 65535");
+		goto done;
+	}
+	if (rc != CURLUE_OK) {
+#if LIBCURL_VERSION_NUM >= 0x075000 /* curl_url_strerror: 7.80 */
+		*cause = xasprintf("libcurl cannot use it: %s",
+		    curl_url_strerror(rc));
+#else
+		*cause = xasprintf("libcurl cannot use it (CURLUcode %d)",
+		    (int)rc);
+#endif
+		goto done;
+	}
+	rc = curl_url_get(u, CURLUPART_PORT, &p, 0);
+	if (rc == CURLUE_OK) {
+		*port = strtol(p, &end, 10);
+		if (!isdigit((unsigned char)*p) || *end != '\0') {
+			*cause = xstrdup("the port is not a number from 1 to "
+			    "65535");
+			goto done;
+		}
+	} else if (rc != CURLUE_NO_PORT) {
+		*cause = xstrdup("libcurl cannot read its port");
+		goto done;
+	}
+	ret = 0;
+done:
+	curl_free(p);
+	curl_url_cleanup(u);
+	return ret;
 }
 
 /* ---- signing --------------------------------------------------------- */

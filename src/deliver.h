@@ -128,6 +128,15 @@ void deliver_wakeup(struct deliver *);
 int deliver_inflight(struct deliver *);
 
 /*
+ * Asks libcurl whether it can send to url as written (its scheme one this
+ * libcurl supports, its host and port well formed).  Returns 0 and the
+ * port the URL names in *port (-1 when it names none; 0 passes, the
+ * caller decides), or -1 and *cause (for a human; the caller frees).
+ * No I/O; any thread.
+ */
+int deliver_url_parse(const char *url, long *port, char **cause)
+    __attribute__((warn_unused_result));
+/*
  * The signing key of a Standard Webhooks secret: "whsec_" and the key in
  * base64, padded or not (as the standardwebhooks library reads it).
  * Returns 0 and a buffer the caller frees, or -1 if secret is not that.

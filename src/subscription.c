@@ -24,7 +24,7 @@
 enum sub_type {
 	T_CHOICE,  /* a string from choices, stored as its index (int) */
 	T_CHOICES, /* a string from choices, stored as a string (or NULL) */
-	T_STRING,  /* any string up to max bytes, or NULL */
+	T_STRING,  /* a string of min to max characters, or NULL */
 	T_INT,	   /* an integer from min to max */
 	T_NUMBER,  /* a number from min to max */
 	T_BOOL,
@@ -226,7 +226,10 @@ sub_free(struct sub *s)
 	free(s);
 }
 
-/* A header name: an RFC 7230 token that sluice does not set itself. */
+/*
+ * A header name: an RFC 7230 token that sluice does not set itself; a
+ * value: field-vchar, SP and HTAB (no other control character, no DEL).
+ */
 static int
 sub_header_ok(const char *name, const char *value, char **cause)
 {
@@ -252,7 +255,7 @@ sub_header_ok(const char *name, const char *value, char **cause)
 			return 0;
 		}
 	for (p = value; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\t') {
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
 			*cause = xstrdup("control characters are not allowed in "
 			    "a header value");
 			return 0;
@@ -292,6 +295,19 @@ sub_set_headers(struct sub *s, json_t *v, char **field, char **cause)
 	return 0;
 }
 
+/* The characters (code points) of a JSON string: jansson's are UTF-8. */
+static size_t
+sub_chars(const json_t *v)
+{
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+	size_t len = json_string_length(v), n = 0, i;
+
+	for (i = 0; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 /* Sets one field from its JSON value (null: the default). */
 static int
 sub_set(struct sub *s, const struct sub_field *f, json_t *v, char **field,
@@ -321,8 +337,8 @@ sub_set(struct sub *s, const struct sub_field *f, json_t *v, char **field,
 		}
 		return 0;
 	case T_STRING:
-		if (!json_is_string(v) || json_string_length(v) < f->min ||
-		    json_string_length(v) > f->max ||
+		if (!json_is_string(v) || sub_chars(v) < f->min ||
+		    sub_chars(v) > f->max ||
 		    !cloudevent_valid_string(json_string_value(v),
 			json_string_length(v))) {
 			*cause = xasprintf("must be a string of %.0f to %.0f "
@@ -371,23 +387,36 @@ bad:
 	return -1;
 }
 
-static int
-sub_url_ok(const char *url)
+/*
+ * Why messages could never be sent to this sink (caller frees), or NULL.
+ * libcurl (through deliver) parses it as CURLOPT_URL will; the port range
+ * is checked here as well, as libcurl takes port 0.
+ */
+static char *
+sub_url_problem(const char *url)
 {
-	const char *host;
+	const char *host, *p;
+	char *cause;
+	long port;
 
 	if (strncasecmp(url, "http://", 7) == 0)
 		host = url + 7;
 	else if (strncasecmp(url, "https://", 8) == 0)
 		host = url + 8;
 	else
-		return 0;
-	if (*host == '\0' || *host == '/' || *host == ':' || *host == '?')
-		return 0;
-	for (; *url != '\0'; url++)
-		if ((unsigned char)*url <= 0x20 || *url == 0x7f)
-			return 0;
-	return 1;
+		host = NULL;
+	if (host == NULL || *host == '\0' || *host == '/' || *host == ':' ||
+	    *host == '?')
+		return xstrdup("must be an http:// or https:// URL with a host");
+	for (p = url; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return xstrdup("must be an http:// or https:// URL "
+			    "without spaces or control characters");
+	if (deliver_url_parse(url, &port, &cause) != 0)
+		return cause;
+	if (port != -1 && (port < 1 || port > 65535))
+		return xstrdup("the port is not a number from 1 to 65535");
+	return NULL;
 }
 
 #define SUB_RULE(cond, f, ...)                                               \
@@ -420,8 +449,10 @@ sub_rules(struct sub *s, char **field, char **cause)
 	    "required: delivery_method notify pushes to a sink URL");
 	SUB_RULE(s->pull && s->sink != NULL, "sink",
 	    "not used with delivery_method pull: the endpoint polls");
-	SUB_RULE(s->sink != NULL && !sub_url_ok(s->sink), "sink",
-	    "must be an http:// or https:// URL with a host");
+	if (s->sink != NULL && (*cause = sub_url_problem(s->sink)) != NULL) {
+		*field = xstrdup("sink");
+		return -1;
+	}
 	SUB_RULE(s->secret != NULL && !sub_secret_ok(s->secret), "secret",
 	    "must be whsec_ followed by the key in base64 (Standard Webhooks)");
 	SUB_RULE(s->soap && s->binary, "content_mode",
