@@ -911,12 +911,56 @@ cloudevent_parse_http(const char *ct, const struct ce_header *hdrs,
 
 /* ---- output -------------------------------------------------------- */
 
+/* Writes the data member, after the attributes (first: there are none). */
+static void
+ce_write_data(struct buf *out, enum ce_data_kind kind, const void *data,
+    size_t len, int first)
+{
+	char *b64;
+
+	if (kind == CE_DATA_NONE)
+		return;
+	if (!first)
+		buf_addstr(out, ",");
+	switch (kind) {
+	case CE_DATA_JSON:
+		buf_addstr(out, "\"data\":");
+		if (buf_add(out, data, len) != 0)
+			return;
+		break;
+	case CE_DATA_TEXT:
+		buf_addstr(out, "\"data\":");
+		json_quote(out, (const char *)data, len);
+		break;
+	default:
+		b64 = cloudevent_base64_encode(data, len);
+		buf_addstr(out, "\"data_base64\":\"");
+		buf_addstr(out, b64);
+		buf_addstr(out, "\"");
+		free(b64);
+		break;
+	}
+}
+
+int
+cloudevent_write_stored(const struct ce_stored *st, struct buf *out)
+{
+	size_t n = strlen(st->attrs);
+
+	if (n < 2 || st->attrs[0] != '{' || st->attrs[n - 1] != '}')
+		return -1;
+	if (buf_add(out, st->attrs, n - 1) != 0)
+		return -1;
+	ce_write_data(out, st->kind, st->data, st->len, n == 2);
+	buf_addstr(out, "}");
+	return 0;
+}
+
 void
 cloudevent_write_json(const struct cloudevent *ev, int with_data,
     struct buf *out)
 {
 	const struct ce_attr *a;
-	char *b64;
 	size_t i;
 
 	buf_addstr(out, "{");
@@ -931,27 +975,9 @@ cloudevent_write_json(const struct cloudevent *ev, int with_data,
 		else
 			buf_addstr(out, a->value);
 	}
-	if (with_data && ev->kind != CE_DATA_NONE) {
-		switch (ev->kind) {
-		case CE_DATA_JSON:
-			buf_addstr(out, ",\"data\":");
-			if (buf_add(out, ev->data, ev->data_len) != 0)
-				return;
-			break;
-		case CE_DATA_TEXT:
-			buf_addstr(out, ",\"data\":");
-			json_quote(out, (const char *)ev->data, ev->data_len);
-			break;
-		default:
-			b64 = cloudevent_base64_encode(ev->data, ev->data_len);
-			buf_addstr(out, ",\"data_base64\":");
-			buf_addstr(out, "\"");
-			buf_addstr(out, b64);
-			buf_addstr(out, "\"");
-			free(b64);
-			break;
-		}
-	}
+	if (with_data)
+		ce_write_data(out, ev->kind, ev->data, ev->data_len,
+		    ev->nattrs == 0);
 	buf_addstr(out, "}");
 }
 

@@ -108,6 +108,24 @@ void cloudevent_write_json(const struct cloudevent *, int with_data,
     struct buf *out);
 
 /*
+ * An event as stored: attrs is the text cloudevent_write_json wrote without
+ * data, and the data beside it (all borrowed).
+ */
+struct ce_stored {
+	const char *attrs;	/* the attribute object, JSON text */
+	enum ce_data_kind kind; /* what data holds */
+	const void *data;	/* data bytes, NULL when kind is NONE */
+	size_t len;		/* bytes in data */
+};
+
+/*
+ * Writes a stored event as cloudevent_write_json(ev, 1, out) would write
+ * the event it stores, byte for byte, without parsing it.  -1 (nothing
+ * written) if attrs is not a JSON object's text.
+ */
+int cloudevent_write_stored(const struct ce_stored *, struct buf *out);
+
+/*
  * Rebuilds an event from its stored parts: attrs_json is the text that
  * cloudevent_write_json wrote without data.  Returns NULL if it is not.
  */

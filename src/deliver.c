@@ -648,6 +648,18 @@ deliver_binary(
 		abort();
 }
 
+/* One event in the CloudEvents JSON format, parsed or as stored. */
+static int
+deliver_write_json(const struct deliver_msg *m, struct buf *body)
+{
+	if (m->ev != NULL) {
+		cloudevent_write_json(m->ev, 1, body);
+		return 0;
+	}
+	return m->stored != NULL ? cloudevent_write_stored(m->stored, body) :
+	    -1;
+}
+
 /* Builds body and headers; -1 if the subscription cannot be served. */
 static int
 deliver_build(struct deliver_xfer *x, const struct deliver_sub *sub,
@@ -693,15 +705,15 @@ deliver_build(struct deliver_xfer *x, const struct deliver_sub *sub,
 	if (n == 1 && !sub->wrap_in_list) {
 		deliver_header(
 		    x, "Content-Type", "application/cloudevents+json");
-		cloudevent_write_json(msgs[0].ev, 1, body);
-		return 0;
+		return deliver_write_json(&msgs[0], body);
 	}
 	deliver_header(x, "Content-Type", "application/cloudevents-batch+json");
 	buf_addstr(body, "[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_addstr(body, ",");
-		cloudevent_write_json(msgs[i].ev, 1, body);
+		if (deliver_write_json(&msgs[i], body) != 0)
+			return -1;
 	}
 	buf_addstr(body, "]");
 	return 0;
@@ -715,7 +727,8 @@ deliver_sign_headers(struct deliver_xfer *x, const struct deliver_sub *sub,
 	int64_t ts = (int64_t)time(NULL);
 	char *sig, tsbuf[24];
 
-	if (id == NULL && (id = cloudevent_get(msg->ev, "id")) == NULL)
+	if (id == NULL && (msg->ev == NULL ||
+	    (id = cloudevent_get(msg->ev, "id")) == NULL))
 		id = "";
 	sig = deliver_sign(sub->secret, id, ts, body, len);
 	snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)ts);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct cloudevent;
+struct ce_stored;
 struct deliver;
 
 /* What a request needs from its subscription (all borrowed). */
@@ -43,7 +44,9 @@ struct deliver_sub {
 /* One event in a request. */
 struct deliver_msg {
 	const char *webhook_id;	     /* stable across retries (the msg id) */
-	const struct cloudevent *ev; /* the event */
+	const struct cloudevent *ev; /* the event, or NULL: */
+	/* as stored, for REST structured and batch requests (not parsed) */
+	const struct ce_stored *stored;
 };
 
 enum deliver_outcome {

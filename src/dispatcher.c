@@ -134,7 +134,8 @@ struct request {
 	const struct sub *sub;
 	struct due_row *rows;
 	size_t n;
-	struct cloudevent **evs;
+	struct cloudevent **evs;   /* parsed, for SOAP and binary mode */
+	struct ce_stored *stored;  /* as read, borrowing from rows */
 	struct deliver_msg *msgs;
 	char (*ids)[FMT_MSG_LEN];
 	int handshake;
@@ -424,6 +425,7 @@ request_free(struct request *r)
 	for (i = 0; i < r->n; i++)
 		cloudevent_free(r->evs[i]);
 	free(r->evs);
+	free(r->stored);
 	free(r->msgs);
 	free(r->ids);
 	due_rows_free(r->rows, r->n);
@@ -535,16 +537,22 @@ request_start(struct worker *w, struct request *r, int64_t now)
 		return;
 	}
 	r->evs = xcalloc(n, sizeof *r->evs);
+	r->stored = xcalloc(n, sizeof *r->stored);
 	r->msgs = xcalloc(n, sizeof *r->msgs);
 	r->ids = xcalloc(n, sizeof *r->ids);
 	for (i = 0; i < n; i++) {
 		struct event_row *e = &r->rows[i].ev;
 
-		r->evs[i] = cloudevent_from_stored(e->attrs,
-		    (enum ce_data_kind)e->kind, e->data, e->data_len);
+		r->stored[i] = (struct ce_stored){ e->attrs,
+			(enum ce_data_kind)e->kind, e->data, e->data_len };
+		/* JSON bodies are written from the stored text as it is */
+		if (s->soap || s->binary)
+			r->evs[i] = cloudevent_from_stored(e->attrs,
+			    (enum ce_data_kind)e->kind, e->data, e->data_len);
 		fmt_msg(r->rows[i].msg, r->ids[i]);
 		r->msgs[i].webhook_id = r->ids[i];
 		r->msgs[i].ev = r->evs[i];
+		r->msgs[i].stored = &r->stored[i];
 	}
 	pthread_mutex_lock(&d->lock);
 	r->ds->claiming = 0;

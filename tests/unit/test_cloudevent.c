@@ -618,18 +618,25 @@ static int
 round_trips(const struct cloudevent *ev)
 {
 	struct cloudevent *st;
+	struct ce_stored sto;
 	struct ce_problem pr;
 	struct ce_list l;
-	struct buf b;
+	struct buf b, w;
 	int same;
 
 	buf_init(&b, 0);
+	buf_init(&w, 0);
 	cloudevent_write_json(ev, 0, &b);
 	st = cloudevent_from_stored(b.data, ev->kind, ev->data, ev->data_len);
 	same = st != NULL && same_event(ev, st);
 	cloudevent_free(st);
+	/* written from the stored form: the same bytes as from the event */
+	sto = (struct ce_stored){ b.data, ev->kind, ev->data, ev->data_len };
+	same = same && cloudevent_write_stored(&sto, &w) == 0;
 	buf_reset(&b);
 	cloudevent_write_json(ev, 1, &b);
+	same = same && w.len == b.len && memcmp(w.data, b.data, b.len) == 0;
+	buf_free(&w);
 	if (cloudevent_parse_http(CTS, NULL, 0, b.data, b.len, &l, &pr) != 0) {
 		ce_problem_free(&pr);
 		same = 0;
@@ -1000,6 +1007,19 @@ test_stored(void)
 	    "from_stored refuses broken text");
 	ok(cloudevent_from_stored("[1]", CE_DATA_NONE, NULL, 0) == NULL,
 	    "from_stored refuses a non-object");
+	{
+		struct ce_stored bad = { "[1]", CE_DATA_NONE, NULL, 0 };
+		struct ce_stored none = { "{}", CE_DATA_TEXT, "hi", 2 };
+		struct buf w;
+
+		buf_init(&w, 0);
+		ok(cloudevent_write_stored(&bad, &w) == -1 && w.len == 0,
+		    "write_stored: not an object is -1, nothing written");
+		ok(cloudevent_write_stored(&none, &w) == 0 &&
+		    strcmp(w.data, "{\"data\":\"hi\"}") == 0,
+		    "write_stored: no attributes, no stray comma");
+		buf_free(&w);
+	}
 	ev = cloudevent_from_stored("{}", CE_DATA_NONE, NULL, 0);
 	ok(ev != NULL && ev->nattrs == 0 && ev->data == NULL,
 	    "from_stored of an empty object");

@@ -506,7 +506,7 @@ test_structured(struct deliver *d, struct sink *s)
 	const char *hdrs[] = {"X-Token", "abc def", "Content-Type", "evil",
 	    "X-Bad", "a\r\nInjected: 1", "X-Empty", "", NULL};
 	struct deliver_sub sub = {.id = 1, .headers = hdrs, .timeout_ms = 5000};
-	struct deliver_msg m[2] = {{"msg_1", ev1}, {"msg_2", ev2}};
+	struct deliver_msg m[2] = {{"msg_1", ev1, NULL}, {"msg_2", ev2, NULL}};
 	struct got g;
 	char *req, *line, *j1 = json_of(ev1), *j2 = json_of(ev2), *want;
 	size_t len;
@@ -569,7 +569,7 @@ test_binary(struct deliver *d, struct sink *s)
 {
 	struct deliver_sub sub = {
 	    .binary = 1, .http_method = "PUT", .timeout_ms = 5000};
-	struct deliver_msg m = {"msg_b", evbin};
+	struct deliver_msg m = {"msg_b", evbin, NULL};
 	struct got g;
 	char *req, *line;
 	size_t len;
@@ -601,7 +601,7 @@ test_binary(struct deliver *d, struct sink *s)
 
 	/* No data, no type: no Content-Type at all, empty body. */
 	sub.http_method = "DELETE";
-	deliver_one(d, s, &sub, (struct deliver_msg[]){{"m", ev2}}, 1, &g);
+	deliver_one(d, s, &sub, (struct deliver_msg[]){{"m", ev2, NULL}}, 1, &g);
 	req = sink_request(s, &len);
 	is_str(line = request_line(req), "DELETE /hook?x=1 HTTP/1.1", "DELETE");
 	free(line);
@@ -637,7 +637,7 @@ test_soap(struct deliver *d, struct sink *s)
 	    .soap_version = "1.1",
 	    .soap_action = "urn:notify",
 	    .timeout_ms = 5000};
-	struct deliver_msg m[2] = {{"msg_1", ev1}, {"msg_2", ev2}};
+	struct deliver_msg m[2] = {{"msg_1", ev1, NULL}, {"msg_2", ev2, NULL}};
 	const struct cloudevent *evs[2] = {ev1, ev2};
 	struct got g;
 	struct buf want;
@@ -722,7 +722,7 @@ static void
 test_statuses(struct deliver *d, struct sink *s)
 {
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	char big[5001], hdr[128], date[64];
 	struct got g;
 	time_t t;
@@ -788,7 +788,7 @@ static void
 test_transport(struct deliver *d, struct sink *s)
 {
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct got g;
 	char url[128];
 	int64_t t0;
@@ -855,7 +855,7 @@ test_huge(struct sink *s)
 {
 	struct deliver_options o = opts;
 	struct deliver_sub sub = {.timeout_ms = 10000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct deliver *d;
 	struct got g;
 	long sent;
@@ -888,7 +888,7 @@ test_reuse(void)
 {
 	struct sink *s = sink_start();
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct deliver *d;
 	struct got g;
 	char *cause = NULL;
@@ -911,7 +911,7 @@ test_deny(struct sink *s)
 {
 	struct deliver_options o = opts;
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct deliver *d;
 	struct got g;
 	char *cause = NULL;
@@ -1027,7 +1027,7 @@ test_signing(struct deliver *d, struct sink *s)
 	struct deliver_sub sub = {.timeout_ms = 5000,
 	    .secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
 	struct deliver_msg m[2] = {
-	    {"msg_p5jXN8AQM9LWM0D4loKWxJek", ev1}, {"msg_2", ev2}};
+	    {"msg_p5jXN8AQM9LWM0D4loKWxJek", ev1, NULL}, {"msg_2", ev2, NULL}};
 	char *sig, *req, *id, *ts, *got, *want;
 	const char *body = "{\"test\": 2432232314}";
 	struct got g;
@@ -1160,7 +1160,7 @@ test_tls(void)
 	char dir[] = "/tmp/test_deliverXXXXXX", path[256], url[128];
 	struct deliver_options o = opts;
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct sockaddr_in sa;
 	socklen_t salen = sizeof sa;
 	struct tls_sink t;
@@ -1247,7 +1247,7 @@ static void
 test_run(struct deliver *d, struct sink *s)
 {
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct waker w = {d, 100};
 	struct got g[3];
 	pthread_t th;
@@ -1313,7 +1313,7 @@ test_idle_neighbours(struct sink *s)
 	struct sink *hang = sink_start();
 	struct deliver_sub hsub = {.timeout_ms = 30000};
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct got idle[50], g;
 	struct deliver *d;
 	char url[128], *cause = NULL;
@@ -1365,7 +1365,7 @@ static void
 test_free_inflight(struct sink *s)
 {
 	struct deliver_sub sub = {.timeout_ms = 5000};
-	struct deliver_msg m = {"msg_1", ev1};
+	struct deliver_msg m = {"msg_1", ev1, NULL};
 	struct deliver *d;
 	struct got g;
 	char url[128], *cause = NULL;
