@@ -32,7 +32,9 @@ void
 api_sysevents_list(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
-	const char *op = api_query(req, "operation");
+	const struct appevent_filter f = { api_query(req, "operation"),
+		api_query(req, "entity"), api_query(req, "entity_id"),
+		api_query(req, "actor") };
 	const char *cursor = api_query(req, "cursor");
 	struct appevent_row *rows;
 	json_t *items, *item, *page;
@@ -47,7 +49,7 @@ api_sysevents_list(struct http_req *req)
 		return;
 	}
 	/* one more than asked for tells whether this is the last page */
-	if (store_appevents_list(app->store, op, before, limit + 1, &rows,
+	if (store_appevents_list(app->store, &f, before, limit + 1, &rows,
 		&nrows) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;

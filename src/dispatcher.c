@@ -153,6 +153,7 @@ struct outcome {
 	int64_t failures;
 	struct route_hits hits;
 	int ndead;
+	int recovered;	/* the first success after failures */
 	int early;	/* a success already released to the scheduler */
 };
 
@@ -604,6 +605,35 @@ outcome_handshake(struct store_tx *tx, struct outcome *o)
 	    o->res.allowed_rate : 0);
 }
 
+/*
+ * Writer thread: subscription.pause by the system when a failure starts a
+ * run of them, subscription.resume when the first success ends it.
+ */
+static int
+outcome_sysevent(struct store_tx *tx, struct outcome *o, const char *id)
+{
+	struct catalog_view *v = catalog_acquire(o->d->app->catalog);
+	struct sysevent se = { "subscription", o->ok ? "resume" : "pause", id,
+		"system", NULL };
+	json_t *meta;
+	int rc;
+
+	if (o->ok)
+		meta = json_pack("{ss}", "reason", "delivered");
+	else {
+		meta = json_pack("{sssIsI}", "reason", cause_name(o->cause),
+		    "pause_ms", (json_int_t)o->pause_ms, "http_status",
+		    (json_int_t)o->res.http_status);
+		json_object_set_new(meta, "last_error", o->res.error != NULL ?
+		    json_string(o->res.error) : json_null());
+	}
+	se.metadata = meta;
+	rc = sysevent_record(tx, v, o->d->app->node, &se, &o->hits);
+	json_decref(meta);
+	catalog_release(o->d->app->catalog, v);
+	return rc;
+}
+
 /* Writer thread: records the attempt of every message the request held. */
 static int
 outcome_apply(struct store_tx *tx, void *arg)
@@ -650,6 +680,10 @@ outcome_apply(struct store_tx *tx, void *arg)
 			o->ndead++;
 		}
 	}
+	/* an outage starts and ends as system events (not each retry) */
+	if (rc == STORE_OK && !o->gone && (o->recovered ||
+	    (!o->ok && o->failures == 1)))
+		rc = outcome_sysevent(tx, o, id);
 	/* 410: paused until an operator turns the subscription on again */
 	if (rc == STORE_OK)
 		rc = store_tx_sub_outcome(tx, s->id, o->ok, o->failures,
@@ -776,6 +810,7 @@ request_done(void *arg, const struct deliver_result *res)
 	    (double)res->duration_ms / 1000.0, 0);
 	pthread_mutex_lock(&d->lock);
 	o->failures = o->ok ? 0 : r->ds->failures + 1;
+	o->recovered = o->ok && !r->handshake && r->ds->failures > 0;
 	/*
 	 * A success satisfies order: the next request may go before the
 	 * "delivered" write commits (reads skip past claimed_upto meanwhile;

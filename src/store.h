@@ -269,8 +269,15 @@ int store_tx_messages_purge(struct store_tx *, int64_t sub_id, int state,
 int store_tx_appevent_insert(struct store_tx *, const char *operation,
     const char *entity, const char *entity_id, const char *actor,
     const char *metadata, int64_t *id) __attribute__((warn_unused_result));
+/* What a system-events list keeps (each NULL: any). */
+struct appevent_filter {
+	const char *operation; /* e.g. subscription.create */
+	const char *entity;    /* e.g. subscription */
+	const char *entity_id; /* e.g. 3 */
+	const char *actor;     /* admin, anonymous or system */
+};
 /* Newest first; before: cursor (0 from the newest). */
-int store_appevents_list(struct store *, const char *operation,
+int store_appevents_list(struct store *, const struct appevent_filter *,
     int64_t before, int limit, struct appevent_row **rows, size_t *n);
 
 /* Counts an event in the catalog of types (flushed at commit). */

@@ -515,12 +515,13 @@ store_read_appevent(sqlite3_stmt *s, void *row)
 }
 
 int
-store_appevents_list(struct store *st, const char *operation, int64_t before,
-    int limit, struct appevent_row **rows, size_t *n)
+store_appevents_list(struct store *st, const struct appevent_filter *f,
+    int64_t before, int limit, struct appevent_row **rows, size_t *n)
 {
 	return store_select(st, S_APPEVENTS_LIST, sizeof **rows,
-	    store_read_appevent, (void **)rows, n, "tii", operation,
-	    before > 0 ? before : INT64_MAX, (int64_t)limit);
+	    store_read_appevent, (void **)rows, n, "tiittt", f->operation,
+	    before > 0 ? before : INT64_MAX, (int64_t)limit, f->entity,
+	    f->entity_id, f->actor);
 }
 
 void

@@ -498,6 +498,12 @@ store_tx_retention(struct store_tx *tx, int64_t before, int limit,
 	if (rc == STORE_OK)
 		tx->qjob.events -= n;
 	*removed += n;
+	/* system events are kept as long (their $sys copies went above) */
+	if (rc == STORE_OK)
+		rc = store_tx_exec(tx, S_RETIRE_APPEVENTS, &n, "ii", before,
+		    (int64_t)limit);
+	if (rc == STORE_OK)
+		*removed += n;
 	return rc;
 }
 

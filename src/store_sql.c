@@ -125,12 +125,17 @@ const char *const stmt_sql[S_COUNT] = {
 	    "entity_id, actor, time, metadata) VALUES (?, ?, ?, ?, ?, ?)",
 	[S_APPEVENTS_LIST] = "SELECT id, operation, entity, entity_id, actor, "
 	    "time, metadata FROM appevent WHERE (?1 IS NULL OR operation = ?1) "
+	    "AND (?4 IS NULL OR entity = ?4) "
+	    "AND (?5 IS NULL OR entity_id = ?5) "
+	    "AND (?6 IS NULL OR coalesce(actor, 'system') = ?6) "
 	    "AND id < ?2 ORDER BY id DESC LIMIT ?3",
 	[S_EVENTTYPE_UPSERT] = "INSERT INTO eventtypes (topic_id, type, "
 	    "source, count, first_seen, last_seen, example_msg) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) "
 	    "ON CONFLICT (topic_id, type, source) DO UPDATE SET "
-	    "count = count + excluded.count, last_seen = excluded.last_seen",
+	    "count = count + excluded.count, last_seen = excluded.last_seen, "
+	    /* the latest: the one retention removes last */
+	    "example_msg = excluded.example_msg",
 	[S_EVENTTYPES_LIST] = "SELECT t.name, e.type, e.source, e.count, "
 	    "e.first_seen, e.last_seen, e.example_msg FROM eventtypes e "
 	    "JOIN topics t ON t.id = e.topic_id "
@@ -213,6 +218,9 @@ const char *const stmt_sql[S_COUNT] = {
 	[S_RETIRE_EVENTS] = "DELETE FROM events WHERE msg IN (SELECT e.msg "
 	    "FROM events e WHERE e.msg < ?1 AND NOT EXISTS (SELECT 1 FROM "
 	    "deliveries d WHERE d.msg = e.msg) ORDER BY e.msg LIMIT ?2)",
+	/* the oldest rows only: a pass costs the same however many are kept */
+	[S_RETIRE_APPEVENTS] = "DELETE FROM appevent WHERE id IN (SELECT id "
+	    "FROM appevent ORDER BY id LIMIT ?2) AND time < ?1",
 	[S_LEASE] = "UPDATE deliveries SET state = 'inflight', "
 	    "lease_until = ?3, receipt = ?4, updated_at = ?5 "
 	    "WHERE sub_id = ?1 AND msg = ?2 AND state = 'pending'",

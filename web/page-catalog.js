@@ -8,7 +8,8 @@ import { h, replace, table, time, errorBox } from './dom.js';
 const OPERATIONS = [
 	'topic.create', 'topic.update', 'topic.delete',
 	'subscription.create', 'subscription.update', 'subscription.delete',
-	'subscription.pause', 'subscription.resume', 'subscription.gone',
+	'subscription.pause', 'subscription.resume', 'subscription.retry',
+	'subscription.purge', 'subscription.gone',
 	'delivery.dead', 'server.start', 'server.stop', 'server.stats',
 ];
 

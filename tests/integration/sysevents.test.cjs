@@ -7,7 +7,10 @@
  * reserved topic $sys as a CloudEvent, which a subscription on $sys
  * receives at its sink like any other event.  $sys cannot be published to
  * from outside.  GET /api/v1/eventtypes lists each (topic, type, source)
- * seen, with counts and an example message that resolves.
+ * seen, with counts and an example message that resolves (the latest).
+ * A subscription's outage is a system pause and, at its end, a system
+ * resume.  The list filters by operation, entity, entity_id and actor;
+ * retention removes old system events.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -309,7 +312,7 @@ test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and l
 	const first = await pub({ id: '1', source: '/a', type: 'order.created' });
 	await sleep(5);
 	await pub({ id: '2', source: '/a', type: 'order.created' });
-	await pub({ id: '3', source: '/a', type: 'order.created' });
+	const third = await pub({ id: '3', source: '/a', type: 'order.created' });
 	await pub({ id: '4', source: '/a', type: 'order.deleted' });
 	await pub({ id: '5', source: '/b', type: 'order.created' });
 	await pub({ id: '6', source: '/a', type: 'order.created' }, 'shop');
@@ -343,6 +346,8 @@ test('GET /api/v1/eventtypes: each (topic, type, source) with count, first and l
 	const a = items.find((x) => key(x) === 'default order.created /a');
 	assert.ok(a.first_seen < a.last_seen, 'first and last differ over time');
 	assert.equal(a.first_seen, (await s.event(first.accepted[0].msg)).received_at);
+	/* the example is the latest seen: the last one retention removes */
+	assert.equal(a.example_msg, third.accepted[0].msg);
 	/* $sys types are there too */
 	assert.ok(r.json.items.some((x) => x.topic === '$sys' &&
 	    x.type === 'io.sluice.topic.create'), r.text);
@@ -417,5 +422,87 @@ test('a dead-lettered delivery and a 410 Gone are system events too', async (t) 
 	assert.equal(JSON.parse(sysSink.requests[1].text).type,
 	    'io.sluice.subscription.gone');
 	assert.notEqual(dead.id, gone.id);
+	await s.stop();
+});
+
+test('an outage is a system pause when its first failure pauses the subscription, and a system resume at its first success; the retries between record nothing', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	sink.next({ status: 500 });
+	sink.next({ status: 503 });
+	sink.next({ close: true });
+	const sub = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { sink: `${sink.url}/flaky`, app_error_pause_ms: 50,
+		tcp_error_pause_ms: 50, max_attempts: 10 }), 201, 'sub');
+	const r = await s.publishStructured({ id: 'o1', source: '/s', type: 't' });
+	assert.equal(r.status, 202, r.text);
+	await sink.waitFor(4, 15000);
+	let resumed = [];
+	for (let i = 0; i < 100 && resumed.length === 0; i++) {
+		resumed = await allSysevents(s, { operation: 'subscription.resume',
+			entity_id: String(sub.id) });
+		if (resumed.length === 0)
+			await sleep(50);
+	}
+	const paused = await allSysevents(s, { operation: 'subscription.pause',
+		entity_id: String(sub.id) });
+	assert.equal(paused.length, 1, `one pause for three failures in a row: ${
+		JSON.stringify(paused)}`);
+	assert.equal(paused[0].actor, 'system');
+	assert.equal(paused[0].entity, 'subscription');
+	assert.equal(paused[0].metadata.reason, 'app_error');
+	assert.equal(paused[0].metadata.http_status, 500);
+	assert.equal(paused[0].metadata.pause_ms, 50);
+	assert.equal(resumed.length, 1, JSON.stringify(resumed));
+	assert.equal(resumed[0].actor, 'system');
+	assert.ok(resumed[0].id > paused[0].id, 'resume after pause');
+	await s.stop();
+});
+
+test('sysevents: ?entity=, ?entity_id= and ?actor= filter too, alone and together', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	await s.createTopic('fa');
+	const a = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'fa', delivery_method: 'pull' }), 201, 'a');
+	const b = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'fa', delivery_method: 'pull' }), 201, 'b');
+	await ok(await s.api('PATCH', `/api/v1/subscriptions/${a.id}`,
+	    { name: 'renamed' }), 200, 'patch');
+	const all = await allSysevents(s);
+	const expect = (pred) => all.filter(pred).map((e) => e.id);
+	const got = async (q) => (await allSysevents(s, q)).map((e) => e.id);
+	assert.deepEqual(await got({ entity: 'topic' }),
+	    expect((e) => e.entity === 'topic'));
+	assert.deepEqual(await got({ entity: 'subscription', entity_id: String(a.id) }),
+	    expect((e) => e.entity === 'subscription' && e.entity_id === String(a.id)));
+	assert.equal((await got({ entity: 'subscription',
+	    entity_id: String(a.id) })).length, 2, 'create and update of a');
+	assert.deepEqual(await got({ entity_id: String(b.id) }),
+	    expect((e) => e.entity_id === String(b.id)));
+	assert.deepEqual(await got({ actor: 'system' }),
+	    expect((e) => e.actor === 'system'));
+	assert.ok((await got({ actor: 'system' })).length >= 1, 'server.start');
+	assert.deepEqual(await got({ actor: 'anonymous', operation: 'subscription.update' }),
+	    expect((e) => e.actor === 'anonymous' && e.operation === 'subscription.update'));
+	assert.deepEqual(await got({ entity: 'nothing-like-this' }), []);
+	await s.stop();
+});
+
+test('retention removes system events older than --retention too', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0', '--retention', '2s'] });
+	await s.createTopic('old-one');
+	const before = await allSysevents(s, { operation: 'topic.create' });
+	assert.equal(before.length, 1);
+	let left = before;
+	const t0 = Date.now();
+	while (left.length > 0 && Date.now() - t0 < 15000) {
+		await sleep(250);
+		left = await allSysevents(s, { operation: 'topic.create' });
+	}
+	assert.deepEqual(left, [], 'the old topic.create is gone');
+	assert.ok(Date.now() - t0 >= 1500, 'not before --retention');
+	await s.createTopic('new-one');
+	assert.equal((await allSysevents(s, { operation: 'topic.create' })).length, 1,
+	    'a new one is listed');
 	await s.stop();
 });
