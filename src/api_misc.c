@@ -8,10 +8,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "app.h"
+#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "metrics.h"
@@ -68,13 +70,49 @@ metrics_rss(void)
 	return pages * sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * One sluice_queue_messages line per (subscription, state).  Pushes in
+ * flight are pending in the store until their outcome: they are counted
+ * as inflight, as the subscription's status and /api/v1/stats count them.
+ */
+static void
+metrics_queue_lines(struct app *app, const struct queue_count *q, size_t n,
+    struct buf *b)
+{
+	int64_t count[4], x;
+	size_t i, j;
+	int st, have;
+
+	for (i = 0; i < n; i = j) {
+		memset(count, 0, sizeof count);
+		have = 0;
+		for (j = i; j < n && q[j].sub_id == q[i].sub_id; j++)
+			if (q[j].state >= 0 && q[j].state < 4) {
+				count[q[j].state] += q[j].count;
+				have |= 1 << q[j].state;
+			}
+		x = dispatcher_inflight(app->dispatcher, q[i].sub_id);
+		if (x > count[DS_PENDING])
+			x = count[DS_PENDING];
+		count[DS_PENDING] -= x;
+		count[DS_INFLIGHT] += x;
+		for (st = 0; st < 4; st++)
+			if (have & (1 << st) || count[st] != 0)
+				buf_printf(b, "sluice_queue_messages{subscription="
+				    "\"%lld\",state=\"%s\"} %lld\n",
+				    (long long)q[i].sub_id,
+				    delivery_state_names[st],
+				    (long long)count[st]);
+	}
+}
+
 void
 api_metrics(struct http_req *req)
 {
 	struct app *app = http_req_app(req);
 	struct queue_count *q;
 	struct buf b;
-	size_t n, i;
+	size_t n;
 	char *text;
 
 	buf_init(&b, 0);
@@ -83,12 +121,7 @@ api_metrics(struct http_req *req)
 	    "subscription's queue, by state.\n# TYPE sluice_queue_messages "
 	    "gauge\n");
 	if (store_queue_counts(app->store, &q, &n) == STORE_OK) {
-		for (i = 0; i < n; i++)
-			buf_printf(&b, "sluice_queue_messages{subscription="
-			    "\"%lld\",state=\"%s\"} %lld\n",
-			    (long long)q[i].sub_id,
-			    delivery_state_names[q[i].state],
-			    (long long)q[i].count);
+		metrics_queue_lines(app, q, n, &b);
 		free(q);
 	}
 	buf_printf(&b, "# HELP sluice_uptime_seconds Seconds since start.\n"

@@ -1324,6 +1324,21 @@ dispatcher_inflight(struct dispatcher *d, int64_t sub_id)
 	return n;
 }
 
+int64_t
+dispatcher_inflight_total(struct dispatcher *d)
+{
+	int64_t n = 0;
+	size_t i;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nsubs; i++)
+		n += d->subs[i]->inflight_msgs;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
 void
 dispatcher_lease(struct dispatcher *d, int64_t until)
 {

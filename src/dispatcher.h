@@ -26,6 +26,8 @@ void dispatcher_reload(struct dispatcher *);
 void dispatcher_requeue(struct dispatcher *, int64_t sub_id);
 /* Messages of the subscription in pushes now in flight. */
 int dispatcher_inflight(struct dispatcher *, int64_t sub_id);
+/* The same for every subscription together. */
+int64_t dispatcher_inflight_total(struct dispatcher *);
 /* A pull lease ends at until: expire it then if not acknowledged. */
 void dispatcher_lease(struct dispatcher *, int64_t until);
 /* An operator paused (until > now) or resumed (until 0) a subscription. */

@@ -914,3 +914,31 @@ test('a message\'s detail is one snapshot: its state and attempt count agree wit
 	assert.ok(reads > n, `read while delivering (${reads} reads)`);
 	await s.stop();
 });
+
+test('a push in flight counts as inflight in the subscription status, /api/v1/stats and /metrics alike', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	sink.always({ delayMs: 3000 });
+	await s.createTopic('slowq');
+	const a = await createSub(s, { topic: 'slowq', sink: `${sink.url}/slow`,
+		timeout_ms: 20000 });
+	const r = await s.publishBatch([{ id: 's1', source: '/q', type: 't' },
+		{ id: 's2', source: '/q', type: 't' }], { topic: 'slowq' });
+	assert.equal(r.status, 202, r.text);
+	await until(() => sink.active === 1, 10000, 'the first push is at the sink');
+	const st = (await sub(s, a.id)).status.queue;
+	assert.equal(st.inflight, 1, JSON.stringify(st));
+	assert.equal(st.pending, 1, JSON.stringify(st));
+	const stats = (await s.api('GET', '/api/v1/stats')).json.queue;
+	assert.equal(stats.inflight, 1, JSON.stringify(stats));
+	assert.equal(stats.pending, 1, JSON.stringify(stats));
+	const m = (await s.api('GET', '/metrics')).text;
+	const line = (state) => {
+		const x = new RegExp(`^sluice_queue_messages\\{subscription="${a.id}",` +
+		    `state="${state}"\\} (\\d+)$`, 'm').exec(m);
+		return x ? Number(x[1]) : 0;
+	};
+	assert.equal(line('inflight'), 1, m);
+	assert.equal(line('pending'), 1, m);
+	await s.stop();
+});
