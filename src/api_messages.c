@@ -368,7 +368,7 @@ static int
 msg_op_apply(struct api_tx *t, void *arg)
 {
 	struct msg_op *op = arg;
-	char id[32];
+	char id[32], when[FMT_TIME_LEN];
 	json_t *meta;
 
 	switch (op->action) {
@@ -385,9 +385,17 @@ msg_op_apply(struct api_tx *t, void *arg)
 	if (op->rc != STORE_OK)
 		return op->rc;
 	snprintf(id, sizeof id, "%lld", (long long)op->sub_id);
-	meta = json_pack("{sI}", "affected", (json_int_t)op->affected);
-	if (op->action >= A_RETRY)
+	if (op->action == A_PAUSE) {
+		/* until an operator resumes it (null), or a time */
+		fmt_time(op->until, when);
+		meta = json_pack("{so}", "paused_until",
+		    op->until == INT64_MAX ? json_null() : json_string(when));
+	} else if (op->action == A_RESUME)
+		meta = json_object();
+	else {
+		meta = json_pack("{sI}", "affected", (json_int_t)op->affected);
 		msg_op_states(meta, op->states);
+	}
 	op->rc = api_sysevent(t, "subscription", msg_action_names[op->action],
 	    id, meta);
 	json_decref(meta);

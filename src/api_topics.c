@@ -279,8 +279,15 @@ topic_update_apply(struct api_tx *t, void *arg)
 	}
 	topic_row_clear(&cur);
 	w->rc = store_tx_topic_update(t->tx, w->id, w->description, w->token);
-	if (w->rc == STORE_OK)
-		w->rc = api_sysevent(t, "topic", "update", w->name, NULL);
+	if (w->rc == STORE_OK) {
+		/* the fields the request set, as subscription.update says */
+		json_t *meta = json_pack("{ss}", "fields", w->set_description &&
+		    w->set_token ? "description,publish_token" :
+		    w->set_description ? "description" :
+		    w->set_token ? "publish_token" : "");
+		w->rc = api_sysevent(t, "topic", "update", w->name, meta);
+		json_decref(meta);
+	}
 	return w->rc;
 }
 

@@ -506,3 +506,26 @@ test('retention removes system events older than --retention too', async (t) => 
 	    'a new one is listed');
 	await s.stop();
 });
+
+test('topic.update names the fields set; a manual pause names its end (null: until resumed)', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	await s.createTopic('meta');
+	await ok(await s.api('PATCH', '/api/v1/topics/meta',
+	    { description: 'd' }), 200, 'patch');
+	const up = await allSysevents(s, { operation: 'topic.update' });
+	assert.equal(up.length, 1);
+	assert.equal(up[0].metadata.fields, 'description');
+	const sub = await ok(await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'meta', delivery_method: 'pull' }), 201, 'sub');
+	await ok(await s.api('POST', `/api/v1/subscriptions/${sub.id}/pause`,
+	    { duration_ms: 60000 }), 200, 'pause');
+	await ok(await s.api('POST', `/api/v1/subscriptions/${sub.id}/pause`),
+	    200, 'pause');
+	const p = await allSysevents(s, { operation: 'subscription.pause' });
+	assert.equal(p.length, 2);
+	assert.equal(p[0].metadata.paused_until, null, 'the newest: no end');
+	assert.match(p[1].metadata.paused_until, TIME);
+	assert.ok(Date.parse(p[1].metadata.paused_until) > Date.parse(p[1].time) +
+	    50000, JSON.stringify(p[1]));
+	await s.stop();
+});
