@@ -314,13 +314,18 @@ api_ingest_topic(struct http_req *req)
 	ingest(req, http_req_param(req, 0));
 }
 
-/* Is origin in the comma-separated list (or is the list "*")? */
+/*
+ * Is origin in the comma-separated list (or is the list "*")?  An empty
+ * allowed_origins leaves the list NULL: no origin is allowed.
+ */
 static int
 ingest_origin_allowed(const char *list, const char *origin)
 {
 	size_t n = strlen(origin), len;
 	const char *p = list;
 
+	if (p == NULL)
+		return 0;
 	while (*p != '\0') {
 		while (*p == ' ' || *p == ',')
 			p++;

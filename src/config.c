@@ -20,7 +20,7 @@
 #include "xmalloc.h"
 
 enum config_type {
-	C_STRING, /* text; "" unsets an optional one */
+	C_STRING, /* text; "" unsets one that is not CF_REQUIRED */
 	C_INT,	  /* integer within bounds */
 	C_BOOL,	  /* true/false, yes/no, on/off, 1/0 */
 	C_SIZE,	  /* bytes, with an optional k, M or G suffix (1024s) */
@@ -28,9 +28,13 @@ enum config_type {
 	C_ADDR,	  /* ADDR:PORT: an IPv4 or [IPv6] literal and a port */
 };
 
+/* Setting flags. */
+#define CF_REQUIRED 0x1 /* C_STRING, C_ADDR: "" is refused, not unset */
+
 struct config_setting {
 	const char *name; /* file name; --name with '-', SLUICE_NAME upper */
 	enum config_type type;
+	int flags;	     /* CF_* */
 	size_t offset;	     /* into struct config */
 	const char *def;     /* default, as text; NULL: unset */
 	int64_t min, max;    /* bounds for numbers */
@@ -40,53 +44,58 @@ struct config_setting {
 
 #define O(f) offsetof(struct config, f)
 static const struct config_setting config_table[] = {
-	{ "listen", C_ADDR, O(listen), "127.0.0.1:8080", 0, 0, NULL,
+	{ "listen", C_ADDR, CF_REQUIRED, O(listen), "127.0.0.1:8080", 0, 0,
+	    NULL,
 	    "address and port of the HTTP server (ADDR:PORT, [V6]:PORT)" },
-	{ "db", C_STRING, O(db), "./sluice.db", 0, 0, NULL,
+	{ "db", C_STRING, CF_REQUIRED, O(db), "./sluice.db", 0, 0, NULL,
 	    "SQLite database file (created if missing)" },
-	{ "secret_key_file", C_STRING, O(secret_key_file), NULL, 0, 0, NULL,
+	{ "secret_key_file", C_STRING, 0, O(secret_key_file), NULL, 0, 0, NULL,
 	    "key file sealing subscription secrets at rest (default: the "
 	    "database path + .key; created if missing)" },
-	{ "admin_token", C_STRING, O(admin_token), NULL, 0, 0, NULL,
+	{ "admin_token", C_STRING, 0, O(admin_token), NULL, 0, 0, NULL,
 	    "bearer token for /api/v1; without one the API is served only "
 	    "on loopback" },
-	{ "workers", C_INT, O(workers), "0", 0, 256, NULL,
+	{ "workers", C_INT, 0, O(workers), "0", 0, 256, NULL,
 	    "delivery threads (0: one per core)" },
-	{ "http_threads", C_INT, O(http_threads), "2", 1, 64, NULL,
+	{ "http_threads", C_INT, 0, O(http_threads), "2", 1, 64, NULL,
 	    "HTTP server threads" },
-	{ "max_body", C_SIZE, O(max_body), "1M", 1024, 256LL << 20, NULL,
+	{ "max_body", C_SIZE, 0, O(max_body), "1M", 1024, 256LL << 20, NULL,
 	    "largest request body accepted (413 above)" },
-	{ "max_header", C_SIZE, O(max_header), "32k", 8192, 1 << 20, NULL,
+	{ "max_header", C_SIZE, 0, O(max_header), "32k", 8192, 1 << 20, NULL,
 	    "memory for one request's line and headers (431 above)" },
-	{ "max_connections", C_INT, O(max_connections), "1024", 16, 65536,
+	{ "max_connections", C_INT, 0, O(max_connections), "1024", 16, 65536,
 	    NULL, "open HTTP connections at most" },
-	{ "idle_timeout", C_MS, O(idle_timeout), "30s", 1000, 3600000, NULL,
+	{ "idle_timeout", C_MS, 0, O(idle_timeout), "30s", 1000, 3600000, NULL,
 	    "close a connection that sends nothing for this long" },
-	{ "web_root", C_STRING, O(web_root), NULL, 0, 0, NULL,
+	{ "web_root", C_STRING, 0, O(web_root), NULL, 0, 0, NULL,
 	    "serve the web admin from this folder instead of the binary" },
-	{ "log_level", C_STRING, O(log_level), "info", 0, 0,
+	{ "log_level", C_STRING, CF_REQUIRED, O(log_level), "info", 0, 0,
 	    "debug|info|warn|error", "least severe level logged" },
-	{ "log_json", C_BOOL, O(log_json), "false", 0, 1, NULL,
+	{ "log_json", C_BOOL, 0, O(log_json), "false", 0, 1, NULL,
 	    "log JSON lines instead of text" },
-	{ "node", C_STRING, O(node), NULL, 0, 0, NULL,
+	{ "log_file", C_STRING, 0, O(log_file), NULL, 0, 0, NULL,
+	    "append log lines to this file instead of stderr; SIGHUP reopens "
+	    "it (for log rotation)" },
+	{ "node", C_STRING, 0, O(node), NULL, 0, 0, NULL,
 	    "node name in system events (default: the host name)" },
-	{ "synchronous", C_STRING, O(synchronous), "full", 0, 0,
-	    "full|normal", "SQLite synchronous mode: full survives power loss" },
-	{ "max_db_pages", C_INT, O(max_db_pages), "0", 0, INT64_MAX, NULL,
+	{ "synchronous", C_STRING, CF_REQUIRED, O(synchronous), "full", 0, 0,
+	    "full|normal",
+	    "SQLite synchronous mode: full survives power loss" },
+	{ "max_db_pages", C_INT, 0, O(max_db_pages), "0", 0, INT64_MAX, NULL,
 	    "cap the database at this many pages (0: no cap)" },
-	{ "allowed_origins", C_STRING, O(allowed_origins), "*", 0, 0, NULL,
+	{ "allowed_origins", C_STRING, 0, O(allowed_origins), "*", 0, 0, NULL,
 	    "comma-separated WebHook-Request-Origin values ingest allows "
-	    "(*: any)" },
-	{ "retention", C_MS, O(retention), "7d", 1000, INT64_MAX, NULL,
+	    "(*: any; empty: none)" },
+	{ "retention", C_MS, 0, O(retention), "7d", 1000, INT64_MAX, NULL,
 	    "how long delivered messages are kept for browsing" },
-	{ "ca_file", C_STRING, O(ca_file), NULL, 0, 0, NULL,
+	{ "ca_file", C_STRING, 0, O(ca_file), NULL, 0, 0, NULL,
 	    "CA bundle used to verify sinks' TLS certificates" },
-	{ "insecure_tls", C_BOOL, O(insecure_tls), "false", 0, 1, NULL,
+	{ "insecure_tls", C_BOOL, 0, O(insecure_tls), "false", 0, 1, NULL,
 	    "do not verify sinks' TLS certificates (logged loudly)" },
-	{ "sink_deny", C_STRING, O(sink_deny), NULL, 0, 0, NULL,
+	{ "sink_deny", C_STRING, 0, O(sink_deny), NULL, 0, 0, NULL,
 	    "comma-separated CIDR ranges sinks may not connect to" },
-	{ "stats_interval", C_MS, O(stats_interval), "60s", 0, 86400000, NULL,
-	    "period of io.sluice.server.stats system events (0: off)" },
+	{ "stats_interval", C_MS, 0, O(stats_interval), "60s", 0, 86400000,
+	    NULL, "period of io.sluice.server.stats system events (0: off)" },
 };
 #undef O
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
@@ -223,6 +232,10 @@ config_set(struct config *cfg, const char *name, const char *v, char **cause)
 		return -1;
 	}
 	field = (char *)cfg + s->offset;
+	if ((s->flags & CF_REQUIRED) && *v == '\0') {
+		*cause = xasprintf("%s: must not be empty", name);
+		return -1;
+	}
 	switch (s->type) {
 	case C_ADDR:
 		if (!config_addr(v)) {

@@ -28,10 +28,12 @@ struct config {
 	char *web_root;	       /* serve web/ from this folder, or NULL */
 	char *log_level;       /* debug, info, warn, error */
 	int log_json;	       /* 1: JSON lines */
+	char *log_file;	       /* append logs here, or NULL: stderr */
 	char *node;	       /* this node's name, for system events */
 	char *synchronous;     /* full or normal */
 	int64_t max_db_pages;  /* cap on the database size, 0: none */
-	char *allowed_origins; /* webhook origins allowed to send, "*" all */
+	char *allowed_origins; /* webhook origins allowed to send, "*" all,
+				  NULL none */
 	int64_t retention;     /* keep delivered messages, ms */
 	char *ca_file;	       /* CA bundle for TLS to sinks, or NULL */
 	int insecure_tls;      /* 1: do not verify sinks' certificates */

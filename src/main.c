@@ -2,7 +2,10 @@
  * main.c: sluiced's start and stop.  Reads the settings, opens the store
  * (migrating it), loads the catalog, starts the HTTP server, then waits for
  * a signal: SIGTERM or SIGINT stop it cleanly (requests in flight finish,
- * the writer commits what it holds, the database is closed, exit 0).
+ * the writer commits what it holds, the database is closed, exit 0);
+ * SIGHUP reopens the log_file (after a rotation).  Settings that name
+ * files (web_root, log_file) are checked before anything starts: a bad one
+ * exits 2, like a bad value.
  *
  * Threads: the main thread owns start-up and shutdown and is the only one
  * that takes signals (they are blocked everywhere else).
@@ -10,6 +13,7 @@
 #include "autoconfig.h"
 
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +81,78 @@ done:
 	return fd;
 }
 
+/*
+ * Is web_root a readable folder holding index.html?  Otherwise /admin/
+ * would answer 404 for a typo nobody is told about.
+ */
+static int
+main_check_web_root(const char *dir, char **cause)
+{
+	struct stat st;
+	char *index;
+	int fd;
+
+	if (stat(dir, &st) != 0)
+		goto sys;
+	if (!S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("web_root: %s: not a directory", dir);
+		return -1;
+	}
+	if (access(dir, R_OK | X_OK) != 0)
+		goto sys;
+	index = xasprintf("%s/index.html", dir);
+	if ((fd = open(index, O_RDONLY | O_CLOEXEC)) < 0)
+		*cause = xasprintf("web_root: %s: no readable index.html "
+		    "(%s: %s)", dir, index, strerror(errno));
+	else
+		close(fd);
+	free(index);
+	return fd < 0 ? -1 : 0;
+sys:
+	*cause = xasprintf("web_root: %s: %s", dir, strerror(errno));
+	return -1;
+}
+
+/*
+ * Checks what the settings name on disk and opens the log file: -1 and
+ * *cause for a bad setting (exit 2).
+ */
+static int
+main_settings(const struct config *cfg, char **cause)
+{
+	char *why = NULL;
+
+	if (cfg->backup == NULL && cfg->web_root != NULL &&
+	    main_check_web_root(cfg->web_root, cause) != 0)
+		return -1;
+	if (cfg->log_file != NULL && log_open(cfg->log_file, &why) != 0) {
+		*cause = xasprintf("log_file: %s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGHUP: opens the log file again, for log rotation. */
+static void
+main_reopen_log(const struct config *cfg)
+{
+	char *cause = NULL;
+
+	if (cfg->log_file == NULL) {
+		log_info("main", "SIGHUP: logs go to stderr, nothing to "
+		    "reopen");
+		return;
+	}
+	if (log_reopen(&cause) != 0) {
+		log_error("main", "SIGHUP: cannot reopen the log file, still "
+		    "logging to the old one: %s", cause);
+		free(cause);
+		return;
+	}
+	log_info("main", "SIGHUP: reopened %s", cfg->log_file);
+}
+
 /* The store's commit hook: group-commit sizes and latency. */
 static void
 main_on_commit(void *cls, int jobs, double seconds)
@@ -142,7 +218,10 @@ main_stats(struct app *app)
 	    (json_int_t)t.count[DS_DEAD]));
 }
 
-/* Waits for SIGTERM or SIGINT, publishing stats every stats_interval. */
+/*
+ * Waits for SIGTERM or SIGINT, publishing stats every stats_interval and
+ * reopening the log file on SIGHUP.
+ */
 static int
 main_wait(struct app *app)
 {
@@ -172,8 +251,7 @@ main_wait(struct app *app)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("main", "SIGHUP: logs go to stderr, nothing to "
-			    "reopen");
+			main_reopen_log(app->cfg);
 			continue;
 		}
 		return sig;
@@ -199,6 +277,12 @@ main(int argc, char **argv)
 		free(cause);
 		config_free(&cfg);
 		return rc < 0 ? 2 : 0;
+	}
+	if (main_settings(&cfg, &cause) != 0) {
+		fprintf(stderr, "sluiced: %s\n", cause);
+		free(cause);
+		config_free(&cfg);
+		return 2;
 	}
 	if (log_level_parse(cfg.log_level, &level) != 0)
 		level = LOGL_INFO;

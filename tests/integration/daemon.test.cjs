@@ -4,14 +4,17 @@
  * --version, one-line errors with exit 2), where settings come from (file <
  * SLUICE_* environment < flags), clean stops on SIGTERM and SIGINT, crash
  * safety (every 202 survives a SIGKILL), migrations on restart, refusing a
- * database from a newer version, and many concurrent producers.
+ * database from a newer version, and many concurrent producers.  Also the
+ * log file and SIGHUP (log rotation), empty values for settings that need
+ * one, an empty allowed_origins, and a web_root that cannot serve.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { start, run, tempDir, assertProblem } = require('../lib/sluice.cjs');
+const { start, run, tempDir, assertProblem, api, until, childEnv,
+	SLUICED } = require('../lib/sluice.cjs');
 
 function lines(text) {
 	return text.split('\n').filter((l) => l !== '');
@@ -537,5 +540,222 @@ test('a producer sending the same events again after a restart gets duplicates, 
 	assert.deepEqual(again.json.duplicates, first.json.accepted);
 	assert.equal((await s.allEvents({ source: '/again' })).length, 3);
 	assertProblem(await s.api('GET', '/api/v1/events?limit=0'), 400, 'limit');
+	await s.stop();
+});
+
+/*
+ * Starts sluiced logging to logFile (start() reads "listening on" from
+ * stderr, which a log file leaves empty) and waits for this run's
+ * "listening on" there: resolves { proc, url, stderr(), exited, running() },
+ * and t.after kills what is still running.
+ */
+async function startLogged(t, dir, logFile, args = [], env = {}) {
+	const from = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+	const proc = spawn(SLUICED, ['--listen', '127.0.0.1:0', '--db',
+		path.join(dir, 'sluice.db'), ...args], { cwd: dir,
+		env: childEnv(Object.assign({ SLUICE_LOG_FILE: logFile }, env)),
+		stdio: ['ignore', 'pipe', 'pipe'] });
+	let stderr = '';
+	let exit = null;
+	proc.stderr.on('data', (d) => { stderr += d; });
+	proc.stdout.on('data', (d) => { stderr += d; });
+	const exited = new Promise((res) => proc.on('close', (code, signal) => {
+		exit = { code, signal };
+		res(exit);
+	}));
+	t.after(async () => {
+		if (exit === null) {
+			proc.kill('SIGKILL');
+			await exited;
+		}
+	});
+	/* this run's lines: the file may hold earlier runs' */
+	const read = () => fs.existsSync(logFile) ?
+	    fs.readFileSync(logFile).subarray(from).toString('utf8') : '';
+	const address = await until(() => {
+		assert.equal(exit, null, `sluiced exited: ${stderr}\n${read()}`);
+		const m = /listening on http:\/\/(\S+)/.exec(read());
+		return m && m[1];
+	}, 20000, `"listening on" in ${logFile}`);
+	return { proc, url: `http://${address}`, stderr: () => stderr,
+		exited, running: () => exit === null };
+}
+
+test('--log-file: lines go to the file; after a rename and SIGHUP the next lines go to a new file', async (t) => {
+	const dir = tempDir(t);
+	const log = path.join(dir, 'sluice.log');
+	const s = await startLogged(t, dir, log);
+	assert.equal(s.stderr(), '', 'nothing on stderr with a log file');
+	assert.match(fs.readFileSync(log, 'utf8'),
+	    /^\S+ info main: sluiced .* listening on http:\/\//m);
+	assert.equal(fs.statSync(log).mode & 0o777 & ~0o640, 0,
+	    'the log file is at most 0640');
+	/* logrotate's way: rename, then SIGHUP */
+	fs.renameSync(log, log + '.1');
+	s.proc.kill('SIGHUP');
+	const fresh = await until(() => fs.existsSync(log) &&
+	    /SIGHUP: reopened/.test(fs.readFileSync(log, 'utf8')) &&
+	    fs.readFileSync(log, 'utf8'), 10000, 'a new log file');
+	assert.match(fresh, new RegExp(`info main: SIGHUP: reopened ${log}$`, 'm'));
+	assert.doesNotMatch(fs.readFileSync(log + '.1', 'utf8'), /SIGHUP/,
+	    'the rotated file gets nothing after the SIGHUP');
+	/* it keeps serving, and later lines go to the new file */
+	const r = await api(s.url, 'POST', '/events', JSON.stringify({
+		specversion: '1.0', id: 'rot', source: '/s', type: 't' }),
+	{ headers: { 'content-type': 'application/cloudevents+json' } });
+	assert.equal(r.status, 202, r.text);
+	s.proc.kill('SIGTERM');
+	assert.equal((await s.exited).code, 0, s.stderr());
+	const after = fs.readFileSync(log, 'utf8');
+	assert.match(after, /SIGTERM: stopping/);
+	assert.match(after, /main: stopped/);
+	assert.doesNotMatch(fs.readFileSync(log + '.1', 'utf8'), /SIGTERM/);
+	assert.equal(s.stderr(), '');
+});
+
+test('--log-file with --log-json: the file holds JSON lines, appended across restarts', async (t) => {
+	const dir = tempDir(t);
+	const log = path.join(dir, 'json.log');
+	fs.writeFileSync(log, '');
+	const s = await startLogged(t, dir, log, ['--log-json']);
+	s.proc.kill('SIGTERM');
+	assert.equal((await s.exited).code, 0);
+	const first = lines(fs.readFileSync(log, 'utf8')).length;
+	const again = await startLogged(t, dir, log, ['--log-json']);
+	again.proc.kill('SIGTERM');
+	assert.equal((await again.exited).code, 0);
+	const all = lines(fs.readFileSync(log, 'utf8'));
+	assert.ok(all.length > first, 'the second run appends');
+	for (const l of all)
+		assert.equal(typeof JSON.parse(l).msg, 'string', l);
+});
+
+test('SIGHUP when the log file cannot be reopened: an error in the old file, and sluiced keeps serving', async (t) => {
+	const dir = tempDir(t);
+	fs.mkdirSync(path.join(dir, 'logs'));
+	const log = path.join(dir, 'logs', 'sluice.log');
+	const s = await startLogged(t, dir, log);
+	/* the folder moves away: the path cannot be opened again */
+	fs.renameSync(path.join(dir, 'logs'), path.join(dir, 'old'));
+	const old = path.join(dir, 'old', 'sluice.log');
+	s.proc.kill('SIGHUP');
+	const text = await until(() => {
+		const x = fs.readFileSync(old, 'utf8');
+		return /SIGHUP/.test(x) && x;
+	}, 10000, 'the SIGHUP line in the old file');
+	assert.match(text, new RegExp(`error main: SIGHUP: cannot reopen .*${
+	    log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+	assert.ok(s.running(), 'sluiced is still running');
+	assert.equal((await api(s.url, 'GET', '/healthz')).status, 200);
+	s.proc.kill('SIGTERM');
+	assert.equal((await s.exited).code, 0, s.stderr());
+	assert.match(fs.readFileSync(old, 'utf8'), /main: stopped/,
+	    'the old file is still the log');
+});
+
+test('a log file that cannot be opened: exit 2 naming log_file and the path', async (t) => {
+	const dir = tempDir(t);
+	const bad = path.join(dir, 'no-such-dir', 'x.log');
+	for (const opts of [{ args: ['--log-file', bad] },
+		{ env: { SLUICE_LOG_FILE: bad } }]) {
+		const r = await run(['--listen', '127.0.0.1:0', '--db',
+			path.join(dir, 'x.db'), ...(opts.args || [])],
+		{ cwd: dir, env: opts.env });
+		assert.equal(r.code, 2, `${JSON.stringify(opts)}: ${r.stderr}`);
+		assert.equal(lines(r.stderr).length, 1, r.stderr);
+		assert.match(r.stderr, /log_file/);
+		assert.ok(r.stderr.includes(bad), r.stderr);
+		assert.ok(!fs.existsSync(path.join(dir, 'x.db')));
+	}
+});
+
+test('an empty value for a setting that needs one (db, listen, log_level, synchronous) is exit 2 naming it', async (t) => {
+	const dir = tempDir(t);
+	const cases = [
+		[{ args: ['--db', ''] }, /db: must not be empty/],
+		[{ args: ['--db='] }, /db: must not be empty/],
+		[{ env: { SLUICE_DB: '' } }, /SLUICE_DB: db: must not be empty/],
+		[{ file: 'db =\n' }, /empty\.conf:1: db: must not be empty/],
+		[{ file: 'db = ""\n' }, /empty\.conf:1: db: must not be empty/],
+		[{ args: ['--listen', ''] }, /listen: must not be empty/],
+		[{ args: ['--log-level', ''] }, /log_level: must not be empty/],
+		[{ env: { SLUICE_SYNCHRONOUS: '' } }, /synchronous: must not be empty/],
+	];
+	for (const [opts, re] of cases) {
+		let args = opts.args || [];
+		if (opts.file) {
+			fs.writeFileSync(path.join(dir, 'empty.conf'), opts.file);
+			args = ['--config', 'empty.conf'];
+		}
+		const r = await run(args, { cwd: dir, env: opts.env });
+		const what = JSON.stringify(opts);
+		assert.equal(r.code, 2, `${what}: exit ${r.code} ${r.signal}: ${r.stderr}`);
+		assert.equal(lines(r.stderr).length, 1, `${what}: ${r.stderr}`);
+		assert.match(r.stderr, re, what);
+	}
+	assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'empty.conf'), [],
+	    'no "(null).lock", no database');
+	/* an optional one still unsets: an empty node falls back to the host */
+	const s = await start({ t, args: ['--node', '', '--secret-key-file', ''] });
+	assert.equal((await s.api('GET', '/healthz')).status, 200);
+	await s.stop();
+});
+
+test('allowed_origins empty (flag, environment, file) allows no origin: the handshake is 403 and sluiced keeps serving', async (t) => {
+	const dir = tempDir(t);
+	fs.writeFileSync(path.join(dir, 'ao.conf'), 'allowed_origins =\n');
+	for (const opts of [{ args: ['--allowed-origins', ''] },
+		{ env: { SLUICE_ALLOWED_ORIGINS: '' } },
+		{ args: ['--config', path.join(dir, 'ao.conf')] }]) {
+		const s = await start(Object.assign({ t }, opts));
+		const what = JSON.stringify(opts);
+		for (const p of ['/events', '/topics/default/events']) {
+			const r = await s.api('OPTIONS', p, null,
+			    { headers: { 'WebHook-Request-Origin': 'example.com' } });
+			assertProblem(r, 403);
+			assert.equal(r.headers['webhook-allowed-origin'], undefined, what);
+		}
+		assert.ok(s.running, `${what}: sluiced died:\n${s.logs()}`);
+		const bare = await s.api('OPTIONS', '/events');
+		assert.equal(bare.status, 204, what);
+		const ev = await s.publishStructured({ id: 'ao', source: '/ao',
+			type: 't' });
+		assert.equal(ev.status, 202, `${what}: ${ev.text}`);
+		await s.stop();
+	}
+});
+
+test('web_root must be a readable folder holding index.html: exit 2 naming it and the path', async (t) => {
+	const dir = tempDir(t);
+	fs.mkdirSync(path.join(dir, 'empty'));
+	fs.writeFileSync(path.join(dir, 'file'), 'x');
+	const cases = [
+		[path.join(dir, 'nonexistent'), /No such file or directory/],
+		[path.join(dir, 'file'), /not a directory/],
+		[path.join(dir, 'empty'), /index\.html/],
+	];
+	for (const [root, re] of cases) {
+		for (const opts of [{ args: ['--web-root', root] },
+			{ env: { SLUICE_WEB_ROOT: root } }]) {
+			const r = await run(['--listen', '127.0.0.1:0', '--db',
+				path.join(dir, 'w.db'), ...(opts.args || [])],
+			{ cwd: dir, env: opts.env });
+			const what = `${root} ${JSON.stringify(opts)}`;
+			assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+			assert.equal(lines(r.stderr).length, 1, `${what}: ${r.stderr}`);
+			assert.match(r.stderr, /web_root/, what);
+			assert.ok(r.stderr.includes(root), `${what}: ${r.stderr}`);
+			assert.match(r.stderr, re, what);
+			assert.doesNotMatch(r.stderr, /listening/);
+		}
+	}
+	assert.ok(!fs.existsSync(path.join(dir, 'w.db')));
+	/* a folder with index.html is served */
+	fs.writeFileSync(path.join(dir, 'empty', 'index.html'),
+	    '<!doctype html><title>from disk</title>');
+	const s = await start({ t, args: ['--web-root', path.join(dir, 'empty')] });
+	const r = await s.api('GET', '/admin/');
+	assert.equal(r.status, 200, r.text);
+	assert.match(r.text, /from disk/);
 	await s.stop();
 });
