@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "cloudevent.h"
+#include "fmt.h"
 #include "jsonscan.h"
 
 /* The attributes the spec defines, with the type each must have. */
@@ -524,18 +525,6 @@ literal:
 	return n;
 }
 
-static int
-ce_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undoes a quoted-string, then percent-decodes once (stray % stays). */
 static char *
 ce_header_decode(const char *v, size_t *lenp)
@@ -547,8 +536,8 @@ ce_header_decode(const char *v, size_t *lenp)
 	n = ce_unquote_header(v, n, q);
 	for (i = 0; i < n; i++) {
 		if (q[i] == '%' && i + 2 < n &&
-		    (hi = ce_hexval((unsigned char)q[i + 1])) >= 0 &&
-		    (lo = ce_hexval((unsigned char)q[i + 2])) >= 0) {
+		    (hi = fmt_hex_digit((unsigned char)q[i + 1])) >= 0 &&
+		    (lo = fmt_hex_digit((unsigned char)q[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else

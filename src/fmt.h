@@ -1,7 +1,7 @@
 /*
  * fmt.h: how identifiers and times are written in the API: message ids as
  * 13-character Crockford base32 (time-ordered, sortable as text) and times
- * as RFC 3339 UTC with milliseconds.
+ * as RFC 3339 UTC with milliseconds; and how %HH is read.
  *
  * Pure: thread-safe.
  */
@@ -20,5 +20,7 @@ int fmt_msg_parse(const char *s, int64_t *msg)
 void fmt_time(int64_t ms, char out[FMT_TIME_LEN]);
 /* The current time, ms since the epoch. */
 int64_t fmt_now_ms(void);
+/* The value of a hex digit (either case), or -1 if c is not one. */
+int fmt_hex_digit(int c);
 
 #endif

@@ -31,6 +31,7 @@
 #include "api.h"
 #include "app.h"
 #include "config.h"
+#include "fmt.h"
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
@@ -756,19 +757,6 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->active, 1);
 }
 
-/* MHD's logger type carries no format attribute; its formats are MHD's. */
-static int
-http_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes %HH in a path or query value in place, as MHD would, but keeps
  * %00 as it is: a NUL would end the text there (see http_refuse_nul).
@@ -782,8 +770,10 @@ http_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	(void)cls;
 	(void)conn;
 	while (*r != '\0') {
-		if (r[0] == '%' && (hi = http_hex(r[1])) >= 0 &&
-		    (lo = http_hex(r[2])) >= 0 && (hi | lo) != 0) {
+		if (r[0] == '%' &&
+		    (hi = fmt_hex_digit((unsigned char)r[1])) >= 0 &&
+		    (lo = fmt_hex_digit((unsigned char)r[2])) >= 0 &&
+		    (hi | lo) != 0) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 3;
 		} else
@@ -793,6 +783,7 @@ http_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
+/* MHD's logger type carries no format attribute; its formats are MHD's. */
 static void http_mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
 
