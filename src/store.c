@@ -355,7 +355,46 @@ store_tx_count(struct store_tx *tx, int64_t sub_id, int state, int64_t n)
 		store_qcount_add(&tx->qjob, sub_id, state, n);
 }
 
-/* Writes the batch's queue count changes. */
+void
+store_tx_sub_ok_later(struct store_tx *tx, int64_t sub_id)
+{
+	store_qcount_add(&tx->qjob, sub_id, STORE_QC_SUB_OK, 1);
+}
+
+/* The entry of (sub_id, state), or NULL. */
+static struct store_qcount *
+store_qcount_find(struct store_qcounts *q, int64_t sub_id, int state)
+{
+	size_t *slot;
+
+	if (q->nslot == 0)
+		return NULL;
+	slot = store_qcount_slot(q, sub_id, state);
+	return *slot != 0 ? &q->c[*slot - 1] : NULL;
+}
+
+int
+store_tx_sub_ok_take(struct store_tx *tx, int64_t sub_id)
+{
+	struct store_qcount *c;
+	int taken = 0;
+
+	if ((c = store_qcount_find(&tx->qjob, sub_id, STORE_QC_SUB_OK)) !=
+	    NULL && c->n > 0) {
+		c->n = 0;
+		taken = 1;
+	}
+	if ((c = store_qcount_find(&tx->qbatch, sub_id, STORE_QC_SUB_OK)) !=
+	    NULL && c->n > 0) {
+		c->n = 0;
+		taken = 1;
+		/* the job may yet fail: then the batch holds it again */
+		store_qcount_add(&tx->qjob, sub_id, STORE_QC_SUB_TAKEN, 1);
+	}
+	return taken;
+}
+
+/* Writes the batch's queue count changes and held successes. */
 static int
 store_tx_qcount_flush(struct store_tx *tx)
 {
@@ -365,7 +404,12 @@ store_tx_qcount_flush(struct store_tx *tx)
 
 	for (i = 0; i < tx->qbatch.n && rc == STORE_OK; i++) {
 		c = &tx->qbatch.c[i];
-		if (c->n != 0)
+		if (c->n == 0)
+			continue;
+		if (c->state == STORE_QC_SUB_OK)
+			rc = store_tx_exec(tx, S_SUB_OUTCOME_OK, NULL, "ii",
+			    c->sub_id, tx->now);
+		else
 			rc = store_tx_exec(tx, S_QCOUNT_ADD, NULL, "iti",
 			    c->sub_id, delivery_state_names[c->state], c->n);
 	}
@@ -391,9 +435,15 @@ store_tx_job_end(struct store_tx *tx, int ok)
 		    tx->job.t[i].type, tx->job.t[i].source, tx->job.t[i].count,
 		    tx->job.t[i].msg);
 	store_touches_clear(&tx->job);
-	for (i = 0; ok && i < tx->qjob.n; i++)
-		store_qcount_add(&tx->qbatch, tx->qjob.c[i].sub_id,
-		    tx->qjob.c[i].state, tx->qjob.c[i].n);
+	for (i = 0; i < tx->qjob.n; i++) {
+		if (tx->qjob.c[i].state == STORE_QC_SUB_TAKEN) {
+			if (!ok) /* its write went with the job */
+				store_qcount_add(&tx->qbatch,
+				    tx->qjob.c[i].sub_id, STORE_QC_SUB_OK, 1);
+		} else if (ok)
+			store_qcount_add(&tx->qbatch, tx->qjob.c[i].sub_id,
+			    tx->qjob.c[i].state, tx->qjob.c[i].n);
+	}
 	if (ok && tx->qjob.orphans)
 		tx->qbatch.orphans = 1;
 	if (ok && tx->qjob.recount)

@@ -125,6 +125,14 @@ struct store_qcount {
 	int64_t n;
 };
 
+/*
+ * Keys of store_qcounts beside the delivery states: a success to write for
+ * the subscription (n > 0), and one taken back from the batch by the
+ * running job (restored if the job fails).
+ */
+#define STORE_QC_SUB_OK 8
+#define STORE_QC_SUB_TAKEN 9
+
 struct store_qcounts {
 	struct store_qcount *c;
 	size_t n, size;
@@ -190,6 +198,17 @@ void store_reader_put(struct store *, struct store_conn *);
 
 /* store.c: the writer's queue_counts changes of the running job */
 void store_tx_count(struct store_tx *, int64_t sub_id, int state, int64_t n);
+/*
+ * A subscription's successful delivery, written once per transaction
+ * (failures = 0, last_success_at) however many it had.
+ */
+void store_tx_sub_ok_later(struct store_tx *, int64_t sub_id);
+/*
+ * Takes back the success store_tx_sub_ok_later holds for the subscription,
+ * for its caller to write now, before a failure that follows it: 1 if
+ * there was one.  Should the running job fail, it is held again.
+ */
+int store_tx_sub_ok_take(struct store_tx *, int64_t sub_id);
 
 /* store.c: rows */
 char *store_col_text(sqlite3_stmt *, int);

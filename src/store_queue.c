@@ -436,11 +436,21 @@ store_tx_sub_outcome(struct store_tx *tx, int64_t sub_id, int ok,
     int64_t failures, const char *error, int64_t paused_until,
     const char *reason)
 {
-	if (ok)
-		return store_tx_exec(tx, S_SUB_OUTCOME_OK, NULL, "ii", sub_id,
+	int rc = STORE_OK;
+
+	/* one write per subscription a transaction, before the commit */
+	if (ok) {
+		store_tx_sub_ok_later(tx, sub_id);
+		return STORE_OK;
+	}
+	/* a success held for later comes first: last_success_at stands */
+	if (store_tx_sub_ok_take(tx, sub_id))
+		rc = store_tx_exec(tx, S_SUB_OUTCOME_OK, NULL, "ii", sub_id,
 		    tx->now);
-	return store_tx_exec(tx, S_SUB_OUTCOME, NULL, "iitiit", sub_id,
-	    failures, error, tx->now, paused_until, reason);
+	if (rc == STORE_OK)
+		rc = store_tx_exec(tx, S_SUB_OUTCOME, NULL, "iitiit", sub_id,
+		    failures, error, tx->now, paused_until, reason);
+	return rc;
 }
 
 int
