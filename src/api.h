@@ -88,6 +88,12 @@ const char *api_query(struct http_req *, const char *name);
 /* Reads ?limit= (1..1000, default 100); replies 400 and returns -1 if bad. */
 int api_limit(struct http_req *, int *limit);
 /*
+ * Queue counts as a user sees them: pushes in flight are pending in the
+ * store until their outcome is written, and count as inflight here.
+ * count is by enum delivery_state; sub_id 0 for all subscriptions.
+ */
+void api_counts_live(struct app *, int64_t sub_id, int64_t count[4]);
+/*
  * Parses s as a whole number from 1 to max: decimal digits only (no sign,
  * space or other text).  0, or -1 if it is not one.
  */

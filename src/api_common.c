@@ -30,6 +30,18 @@ api_query(struct http_req *req, const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
+void
+api_counts_live(struct app *app, int64_t sub_id, int64_t count[4])
+{
+	int64_t n = sub_id > 0 ? dispatcher_inflight(app->dispatcher, sub_id) :
+	    dispatcher_inflight_total(app->dispatcher);
+
+	if (n > count[DS_PENDING])
+		n = count[DS_PENDING];
+	count[DS_PENDING] -= n;
+	count[DS_INFLIGHT] += n;
+}
+
 int
 api_whole(const char *s, int64_t max, int64_t *out)
 {

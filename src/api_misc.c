@@ -13,7 +13,6 @@
 
 #include "api.h"
 #include "app.h"
-#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "metrics.h"
@@ -71,15 +70,15 @@ metrics_rss(void)
 }
 
 /*
- * One sluice_queue_messages line per (subscription, state).  Pushes in
- * flight are pending in the store until their outcome: they are counted
- * as inflight, as the subscription's status and /api/v1/stats count them.
+ * One sluice_queue_messages line per (subscription, state), with pushes in
+ * flight as inflight, as the subscription's status and /api/v1/stats
+ * count them.
  */
 static void
-metrics_queue_lines(struct app *app, const struct queue_count *q, size_t n,
+api_metrics_queues(struct app *app, const struct queue_count *q, size_t n,
     struct buf *b)
 {
-	int64_t count[4], x;
+	int64_t count[4];
 	size_t i, j;
 	int st, have;
 
@@ -91,11 +90,7 @@ metrics_queue_lines(struct app *app, const struct queue_count *q, size_t n,
 				count[q[j].state] += q[j].count;
 				have |= 1 << q[j].state;
 			}
-		x = dispatcher_inflight(app->dispatcher, q[i].sub_id);
-		if (x > count[DS_PENDING])
-			x = count[DS_PENDING];
-		count[DS_PENDING] -= x;
-		count[DS_INFLIGHT] += x;
+		api_counts_live(app, q[i].sub_id, count);
 		for (st = 0; st < 4; st++)
 			if (have & (1 << st) || count[st] != 0)
 				buf_printf(b, "sluice_queue_messages{subscription="
@@ -121,7 +116,7 @@ api_metrics(struct http_req *req)
 	    "subscription's queue, by state.\n# TYPE sluice_queue_messages "
 	    "gauge\n");
 	if (store_queue_counts(app->store, &q, &n) == STORE_OK) {
-		metrics_queue_lines(app, q, n, &b);
+		api_metrics_queues(app, q, n, &b);
 		free(q);
 	}
 	buf_printf(&b, "# HELP sluice_uptime_seconds Seconds since start.\n"

@@ -16,7 +16,6 @@
 #include "api.h"
 #include "app.h"
 #include "catalog.h"
-#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "secretbox.h"
@@ -43,17 +42,12 @@ sub_status_json(struct app *app, const struct sub *s)
 	struct sub_status st;
 	json_t *o, *q;
 	int64_t now = fmt_now_ms();
-	int i, paused, inflight;
+	int i, paused;
 
 	if (store_sub_status(app->store, s->id, 1, &st) != STORE_OK)
 		return json_null();
 	paused = st.paused_until > now;
-	/* pushes in flight are pending in the store until their outcome */
-	inflight = dispatcher_inflight(app->dispatcher, s->id);
-	if (inflight > st.count[DS_PENDING])
-		inflight = (int)st.count[DS_PENDING];
-	st.count[DS_PENDING] -= inflight;
-	st.count[DS_INFLIGHT] += inflight;
+	api_counts_live(app, s->id, st.count);
 	o = json_object();
 	json_object_set_new(o, "paused", json_boolean(paused));
 	json_object_set_new(o, "paused_until", paused &&

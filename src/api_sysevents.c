@@ -14,7 +14,6 @@
 #include "api.h"
 #include "app.h"
 #include "catalog.h"
-#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "store.h"
@@ -142,19 +141,13 @@ api_stats(struct http_req *req)
 	struct app *app = http_req_app(req);
 	struct store_totals t;
 	json_t *o, *q;
-	int64_t inflight;
 	int i;
 
 	if (store_totals(app->store, &t) != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
-	/* pushes in flight are pending in the store until their outcome */
-	inflight = dispatcher_inflight_total(app->dispatcher);
-	if (inflight > t.count[DS_PENDING])
-		inflight = t.count[DS_PENDING];
-	t.count[DS_PENDING] -= inflight;
-	t.count[DS_INFLIGHT] += inflight;
+	api_counts_live(app, 0, t.count);
 	q = json_object();
 	for (i = 0; i < 4; i++)
 		json_object_set_new(q, delivery_state_names[i],
