@@ -605,16 +605,26 @@ outcome_handshake(struct store_tx *tx, struct outcome *o)
 	    o->res.allowed_rate : 0);
 }
 
+/* Writer thread: records a system event for an outcome (meta borrowed). */
+static int
+outcome_record(struct store_tx *tx, struct outcome *o, const char *entity,
+    const char *operation, const char *id, json_t *meta)
+{
+	struct catalog_view *v = catalog_acquire(o->d->app->catalog);
+	struct sysevent se = { entity, operation, id, "system", meta };
+	int rc = sysevent_record(tx, v, o->d->app->node, &se, &o->hits);
+
+	catalog_release(o->d->app->catalog, v);
+	return rc;
+}
+
 /*
  * Writer thread: subscription.pause by the system when a failure starts a
  * run of them, subscription.resume when the first success ends it.
  */
 static int
-outcome_sysevent(struct store_tx *tx, struct outcome *o, const char *id)
+outcome_outage(struct store_tx *tx, struct outcome *o, const char *id)
 {
-	struct catalog_view *v = catalog_acquire(o->d->app->catalog);
-	struct sysevent se = { "subscription", o->ok ? "resume" : "pause", id,
-		"system", NULL };
 	json_t *meta;
 	int rc;
 
@@ -627,10 +637,9 @@ outcome_sysevent(struct store_tx *tx, struct outcome *o, const char *id)
 		json_object_set_new(meta, "last_error", o->res.error != NULL ?
 		    json_string(o->res.error) : json_null());
 	}
-	se.metadata = meta;
-	rc = sysevent_record(tx, v, o->d->app->node, &se, &o->hits);
+	rc = outcome_record(tx, o, "subscription", o->ok ? "resume" : "pause",
+	    id, meta);
 	json_decref(meta);
-	catalog_release(o->d->app->catalog, v);
 	return rc;
 }
 
@@ -642,7 +651,6 @@ outcome_apply(struct store_tx *tx, void *arg)
 	struct request *r = o->r;
 	const struct sub *s = r->sub;
 	struct attempt_in a;
-	struct sysevent se;
 	char id[32];
 	size_t i;
 	int dead, rc = STORE_OK;
@@ -668,14 +676,8 @@ outcome_apply(struct store_tx *tx, void *arg)
 			json_t *meta = json_pack("{sssIss}", "msg", r->ids[i],
 			    "attempts", (json_int_t)r->rows[i].attempts + 1,
 			    "last_error", o->res.error ? o->res.error : "");
-			struct catalog_view *v = catalog_acquire(
-			    o->d->app->catalog);
 
-			se = (struct sysevent){ "delivery", "dead", id, "system",
-				meta };
-			rc = sysevent_record(tx, v, o->d->app->node, &se,
-			    &o->hits);
-			catalog_release(o->d->app->catalog, v);
+			rc = outcome_record(tx, o, "delivery", "dead", id, meta);
 			json_decref(meta);
 			o->ndead++;
 		}
@@ -683,22 +685,17 @@ outcome_apply(struct store_tx *tx, void *arg)
 	/* an outage starts and ends as system events (not each retry) */
 	if (rc == STORE_OK && !o->gone && (o->recovered ||
 	    (!o->ok && o->failures == 1)))
-		rc = outcome_sysevent(tx, o, id);
+		rc = outcome_outage(tx, o, id);
 	/* 410: paused until an operator turns the subscription on again */
 	if (rc == STORE_OK)
 		rc = store_tx_sub_outcome(tx, s->id, o->ok, o->failures,
 		    o->res.error, o->gone ? INT64_MAX : store_tx_now(tx) +
 		    o->pause_ms, o->gone ? "gone" : cause_name(o->cause));
 	if (rc == STORE_OK && o->gone) {
-		struct catalog_view *v = catalog_acquire(o->d->app->catalog);
-
-		se = (struct sysevent){ "subscription", "gone", id, "system",
-			NULL };
 		rc = store_tx_sub_state(tx, s->id, "disabled");
 		if (rc == STORE_OK)
-			rc = sysevent_record(tx, v, o->d->app->node, &se,
-			    &o->hits);
-		catalog_release(o->d->app->catalog, v);
+			rc = outcome_record(tx, o, "subscription", "gone", id,
+			    NULL);
 	}
 	return rc;
 }
