@@ -13,6 +13,7 @@
 #include "app.h"
 #include "catalog.h"
 #include "cloudevent.h"
+#include "dispatcher.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "jsonscan.h"
@@ -54,6 +55,10 @@ event_subs_write(struct app *app, struct buf *b, int64_t msg)
 	b->len--;
 	buf_addstr(b, ",\"subscriptions\":[");
 	for (i = 0; i < n; i++) {
+		/* pushed now: the row says so once the outcome is written */
+		if (rows[i].state == DS_PENDING && dispatcher_flying(
+		    app->dispatcher, rows[i].sub_id, msg))
+			rows[i].state = DS_INFLIGHT;
 		buf_printf(b, "%s{\"id\":%lld,\"name\":", i ? "," : "",
 		    (long long)rows[i].sub_id);
 		json_quote(b, rows[i].name, strlen(rows[i].name));

@@ -132,9 +132,11 @@ api_messages_list(struct http_req *req)
 	const char *state = api_query(req, "state");
 	const char *cursor = api_query(req, "cursor");
 	struct message_row *rows;
+	int64_t *flight;
 	char msg[FMT_MSG_LEN];
 	struct buf b;
 	size_t n, nrows, i;
+	int rc;
 
 	if (msg_sub(req, &q.sub_id) != 0 || api_limit(req, &q.limit) != 0)
 		return;
@@ -156,7 +158,11 @@ api_messages_list(struct http_req *req)
 	}
 	/* one more than asked for tells whether this is the last page */
 	q.limit++;
-	if (store_messages_list(app->store, &q, &rows, &nrows) != STORE_OK) {
+	q.nflight = dispatcher_flight(app->dispatcher, q.sub_id, &flight);
+	q.flight = flight;
+	rc = store_messages_list(app->store, &q, &rows, &nrows);
+	free(flight);
+	if (rc != STORE_OK) {
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
@@ -254,6 +260,9 @@ api_message_get(struct http_req *req)
 		http_reply_problem(req, 503, NULL, NULL, "storage unavailable");
 		return;
 	}
+	if (m.state == DS_PENDING && dispatcher_flying(app->dispatcher, sub_id,
+	    msg))
+		m.state = DS_INFLIGHT; /* pushed now: the row says so after */
 	ev = cloudevent_from_stored(e.attrs, (enum ce_data_kind)e.kind, e.data,
 	    e.data_len);
 	buf_init(&b, 0);
@@ -305,9 +314,8 @@ static const char *const *const msg_action_fields[] = {
  * What a purge with no state and no msgs removes: the backlog, pending and
  * dead.  Delivered messages are history, kept for browsing until retention
  * (event detail shows them too): an operator who wants them gone says
- * {"state":"delivered"}.  Inflight ones (leased to a pull client) are never
- * purged; a push request already on its way still completes, though its
- * message (pending in the store) leaves the queue.
+ * {"state":"delivered"}.  Inflight ones (leased to a pull client, or
+ * pushed now) are never purged.
  */
 #define MSG_PURGE_DEFAULT (MSG_STATE(DS_PENDING) | MSG_STATE(DS_DEAD))
 
@@ -322,28 +330,42 @@ struct msg_op {
 	int rc;
 };
 
-/* Retries or purges the messages listed, or those in each state asked. */
+/*
+ * Retries or purges the messages listed, or those in each state asked.
+ * A purge leaves the messages whose push is on its way: they show as
+ * inflight, and the push's outcome decides what becomes of them.
+ */
 static int
-msg_op_messages(struct store_tx *tx, struct msg_op *op)
+msg_op_messages(struct api_tx *t, struct msg_op *op)
 {
-	int (*fn)(struct store_tx *, int64_t, int, const int64_t *, size_t,
-	    int64_t *) = op->action == A_RETRY ? store_tx_messages_retry :
-	    store_tx_messages_purge;
-	int64_t n;
-	int st, rc;
+	struct purge_keep keep = { NULL, 0 };
+	int64_t *flight = NULL, n;
+	int st, rc = STORE_OK;
 
-	if (op->states == 0)
-		return fn(tx, op->sub_id, -1, op->msgs, op->nmsgs,
-		    &op->affected);
-	op->affected = 0;
-	for (st = 0; st < 4; st++) {
-		if ((op->states & MSG_STATE(st)) == 0)
-			continue;
-		if ((rc = fn(tx, op->sub_id, st, NULL, 0, &n)) != STORE_OK)
-			return rc;
-		op->affected += n;
+	if (op->action == A_PURGE) {
+		keep.n = dispatcher_flight(t->app->dispatcher, op->sub_id,
+		    &flight);
+		keep.msgs = flight;
 	}
-	return STORE_OK;
+	op->affected = 0;
+	for (st = op->states == 0 ? -1 : 0; st < 4 && rc == STORE_OK; st++) {
+		if (st >= 0 && (op->states & MSG_STATE(st)) == 0)
+			continue;
+		int64_t *msgs = st < 0 ? op->msgs : NULL;
+		size_t nmsgs = st < 0 ? op->nmsgs : 0;
+
+		rc = op->action == A_RETRY ?
+		    store_tx_messages_retry(t->tx, op->sub_id, st, msgs, nmsgs,
+		    &n) :
+		    store_tx_messages_purge(t->tx, op->sub_id, st, msgs, nmsgs,
+		    &keep, &n);
+		if (rc == STORE_OK)
+			op->affected += n;
+		if (st < 0)
+			break; /* by msgs */
+	}
+	free(flight);
+	return rc;
 }
 
 /* The states of a retry or purge for its system event: "state" or "states". */
@@ -379,7 +401,7 @@ msg_op_apply(struct api_tx *t, void *arg)
 		break;
 	case A_RETRY:
 	case A_PURGE:
-		op->rc = msg_op_messages(t->tx, op);
+		op->rc = msg_op_messages(t, op);
 		break;
 	}
 	if (op->rc != STORE_OK)

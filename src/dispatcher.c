@@ -89,6 +89,7 @@ struct dsub {
 	size_t due_bytes;	/* what they hold */
 	unsigned due_gen;	/* counts the times they were forgotten */
 	struct dsub *next;	/* ready list */
+	struct request *flight;	/* pushes on their way, not yet answered */
 };
 
 struct outcome;
@@ -139,6 +140,8 @@ struct request {
 	struct deliver_msg *msgs;
 	char (*ids)[FMT_MSG_LEN];
 	int handshake;
+	int flying;		/* in ds->flight */
+	struct request *fprev, *fnext;
 };
 
 /* A finished request on its way through the writer. */
@@ -163,6 +166,35 @@ static int
 dsub_manual(const struct dsub *ds, int64_t now)
 {
 	return strcmp(ds->reason, "manual") == 0 && ds->paused_until > now;
+}
+
+/* A push with messages is on its way (they read inflight meanwhile). */
+static void
+flight_add(struct dsub *ds, struct request *r)
+{
+	ds->inflight_msgs += (int)r->n;
+	r->flying = 1;
+	r->fprev = NULL;
+	r->fnext = ds->flight;
+	if (ds->flight != NULL)
+		ds->flight->fprev = r;
+	ds->flight = r;
+}
+
+/* Its answer came, or it never left. */
+static void
+flight_end(struct dsub *ds, struct request *r)
+{
+	if (!r->flying)
+		return;
+	ds->inflight_msgs -= (int)r->n;
+	r->flying = 0;
+	if (r->fprev != NULL)
+		r->fprev->fnext = r->fnext;
+	else
+		ds->flight = r->fnext;
+	if (r->fnext != NULL)
+		r->fnext->fprev = r->fprev;
 }
 
 static void
@@ -465,6 +497,7 @@ request_cancel(struct dispatcher *d, struct request *r, int64_t wait_until)
 	pthread_mutex_lock(&d->lock);
 	ds->inflight--;
 	ds->claiming = 0;
+	flight_end(ds, r);
 	if (r->n > 0) {
 		/* taken but not sent: read them again */
 		dsub_forget(d, ds);
@@ -557,7 +590,7 @@ request_start(struct worker *w, struct request *r, int64_t now)
 	}
 	pthread_mutex_lock(&d->lock);
 	r->ds->claiming = 0;
-	r->ds->inflight_msgs += (int)n;
+	flight_add(r->ds, r);
 	if (r->rows[n - 1].msg > r->ds->claimed_upto)
 		r->ds->claimed_upto = r->rows[n - 1].msg;
 	spacing = pause_rate_spacing(s->rate_limit, (int64_t)n);
@@ -728,7 +761,7 @@ outcome_done(void *arg, int rc)
 		ds->settling--;
 	else {
 		ds->inflight--;
-		ds->inflight_msgs -= (int)r->n;
+		flight_end(ds, r);
 	}
 	if (r->handshake) {
 		ds->validated = o->ok ? 1 : o->res.outcome == DELIVER_APP ? -1 :
@@ -817,7 +850,7 @@ request_done(void *arg, const struct deliver_result *res)
 	if (o->ok && !r->handshake) {
 		o->early = 1;
 		r->ds->inflight--;
-		r->ds->inflight_msgs -= (int)r->n;
+		flight_end(r->ds, r);
 		r->ds->settling++;
 		r->ds->failures = 0;
 		if (r->ds->paused_until <= fmt_now_ms())
@@ -1319,6 +1352,56 @@ dispatcher_inflight(struct dispatcher *d, int64_t sub_id)
 		n = ds->inflight_msgs;
 	pthread_mutex_unlock(&d->lock);
 	return n;
+}
+
+static int
+msg_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+size_t
+dispatcher_flight(struct dispatcher *d, int64_t sub_id, int64_t **msgs)
+{
+	const struct request *r;
+	struct dsub *ds;
+	size_t n = 0, i;
+
+	*msgs = NULL;
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	if ((ds = dsub_find(d, sub_id)) != NULL && ds->inflight_msgs > 0) {
+		*msgs = xcalloc((size_t)ds->inflight_msgs, sizeof **msgs);
+		for (r = ds->flight; r != NULL; r = r->fnext)
+			for (i = 0; i < r->n; i++)
+				(*msgs)[n++] = r->rows[i].msg;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (n > 1)
+		qsort(*msgs, n, sizeof **msgs, msg_cmp);
+	return n;
+}
+
+int
+dispatcher_flying(struct dispatcher *d, int64_t sub_id, int64_t msg)
+{
+	const struct request *r;
+	struct dsub *ds;
+	size_t i;
+	int found = 0;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	if ((ds = dsub_find(d, sub_id)) != NULL)
+		for (r = ds->flight; r != NULL && !found; r = r->fnext)
+			for (i = 0; i < r->n && !found; i++)
+				found = r->rows[i].msg == msg;
+	pthread_mutex_unlock(&d->lock);
+	return found;
 }
 
 int64_t

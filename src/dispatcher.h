@@ -26,7 +26,14 @@ void dispatcher_reload(struct dispatcher *);
 void dispatcher_requeue(struct dispatcher *, int64_t sub_id);
 /* Messages of the subscription in pushes now in flight. */
 int dispatcher_inflight(struct dispatcher *, int64_t sub_id);
-/* The same for every subscription together. */
+/*
+ * The messages themselves, sorted (caller frees *msgs): their rows still
+ * say pending until the outcome is written.
+ */
+size_t dispatcher_flight(struct dispatcher *, int64_t sub_id, int64_t **msgs);
+/* Whether that one message is among them. */
+int dispatcher_flying(struct dispatcher *, int64_t sub_id, int64_t msg);
+/* The same count for every subscription together. */
 int64_t dispatcher_inflight_total(struct dispatcher *);
 /* A pull lease ends at until: expire it then if not acknowledged. */
 void dispatcher_lease(struct dispatcher *, int64_t until);

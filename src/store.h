@@ -191,6 +191,12 @@ struct message_query {
 	const char *q;	   /* substring of the prefix, or NULL */
 	int64_t after;	   /* cursor: messages after this id */
 	int limit;
+	/*
+	 * Messages pushed now (sorted): their rows say pending until the
+	 * outcome is written, but they are listed as inflight.
+	 */
+	const int64_t *flight;
+	size_t nflight;
 };
 
 struct attempt_row {
@@ -262,9 +268,14 @@ int store_event_subs(struct store *, int64_t msg,
 int store_tx_messages_retry(struct store_tx *, int64_t sub_id, int state,
     const int64_t *msgs, size_t nmsgs, int64_t *affected)
     __attribute__((warn_unused_result));
+/* Pending messages whose push is on its way: a purge leaves them. */
+struct purge_keep {
+	const int64_t *msgs;	/* sorted */
+	size_t n;
+};
 int store_tx_messages_purge(struct store_tx *, int64_t sub_id, int state,
-    const int64_t *msgs, size_t nmsgs, int64_t *affected)
-    __attribute__((warn_unused_result));
+    const int64_t *msgs, size_t nmsgs, const struct purge_keep *,
+    int64_t *affected) __attribute__((warn_unused_result));
 
 int store_tx_appevent_insert(struct store_tx *, const char *operation,
     const char *entity, const char *entity_id, const char *actor,

@@ -59,20 +59,144 @@ store_read_message(sqlite3_stmt *s, void *row)
 	r->prefix = store_col_blob(s, 12, &r->prefix_len);
 }
 
+static int
+msg_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+msg_flying(const struct message_query *q, int64_t msg)
+{
+	return q->nflight > 0 && bsearch(&msg, q->flight, q->nflight,
+	    sizeof *q->flight, msg_cmp) != NULL;
+}
+
+static int
+messages_select(struct store *st, const struct message_query *q, int state,
+    int64_t after, int64_t limit, struct message_row **rows, size_t *n)
+{
+	size_t qlen = q->q ? strlen(q->q) : 0;
+
+	if (state >= 0)
+		return store_select(st, S_MESSAGES_STATE, sizeof **rows,
+		    store_read_message, (void **)rows, n, "iibit", q->sub_id,
+		    after, q->q, qlen, limit, delivery_state_names[state]);
+	return store_select(st, S_MESSAGES_ANY, sizeof **rows,
+	    store_read_message, (void **)rows, n, "iibi", q->sub_id, after,
+	    q->q, qlen, limit);
+}
+
+/* The rows of the messages pushed now, after the cursor, that match q. */
+static int
+flight_rows(struct store *st, const struct message_query *q,
+    struct message_row **rows, size_t *n)
+{
+	struct message_row *one;
+	size_t i, k, size = 0;
+	int rc = STORE_OK;
+
+	*rows = NULL;
+	*n = 0;
+	for (i = 0; i < q->nflight && *n < (size_t)q->limit; i++) {
+		if (q->flight[i] <= q->after)
+			continue;
+		/* the first pending message from it on: it, if it still is */
+		rc = messages_select(st, q, DS_PENDING, q->flight[i] - 1, 1,
+		    &one, &k);
+		if (rc != STORE_OK)
+			break;
+		if (k == 1 && one[0].msg == q->flight[i]) {
+			if (*n == size) {
+				size = size ? size * 2 : 8;
+				*rows = xrealloc(*rows, size * sizeof **rows);
+			}
+			one[0].state = DS_INFLIGHT;
+			(*rows)[(*n)++] = one[0];
+			free(one);
+		} else
+			message_rows_free(one, k);
+	}
+	if (rc != STORE_OK) {
+		message_rows_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Merges two lists in queue order into *a, keeping at most limit rows. */
+static void
+rows_merge(struct message_row **a, size_t *na, struct message_row *b,
+    size_t nb, size_t limit)
+{
+	struct message_row *m = xcalloc(*na + nb + 1, sizeof *m);
+	size_t i = 0, j = 0, k = 0;
+
+	while (i < *na || j < nb) {
+		struct message_row *next = j == nb || (i < *na &&
+		    (*a)[i].msg < b[j].msg) ? &(*a)[i++] : &b[j++];
+
+		if (k < limit)
+			m[k++] = *next;
+		else
+			message_row_clear(next);
+	}
+	free(*a);
+	free(b);
+	*a = m;
+	*na = k;
+}
+
 int
 store_messages_list(struct store *st, const struct message_query *q,
     struct message_row **rows, size_t *n)
 {
-	size_t qlen = q->q ? strlen(q->q) : 0;
+	struct message_row *more;
+	size_t i, k, nmore;
+	int rc;
 
-	if (q->state >= 0)
-		return store_select(st, S_MESSAGES_STATE, sizeof **rows,
-		    store_read_message, (void **)rows, n, "iibit", q->sub_id,
-		    q->after, q->q, qlen, (int64_t)q->limit,
-		    delivery_state_names[q->state]);
-	return store_select(st, S_MESSAGES_ANY, sizeof **rows,
-	    store_read_message, (void **)rows, n, "iibi", q->sub_id, q->after,
-	    q->q, qlen, (int64_t)q->limit);
+	if (q->nflight == 0 || q->state == DS_DELIVERED || q->state == DS_DEAD)
+		return messages_select(st, q, q->state, q->after, q->limit,
+		    rows, n);
+	if (q->state == DS_INFLIGHT) {
+		/* the leased ones, and the pushed ones */
+		rc = messages_select(st, q, q->state, q->after, q->limit, rows,
+		    n);
+		if (rc == STORE_OK && (rc = flight_rows(st, q, &more,
+		    &nmore)) != STORE_OK) {
+			message_rows_free(*rows, *n);
+			*rows = NULL;
+			*n = 0;
+		}
+		if (rc == STORE_OK)
+			rows_merge(rows, n, more, nmore, (size_t)q->limit);
+		return rc;
+	}
+	/* pending or any: read past the pushed ones, then leave them out */
+	rc = messages_select(st, q, q->state, q->after, q->state == DS_PENDING ?
+	    q->limit + (int64_t)q->nflight : q->limit, rows, n);
+	if (rc != STORE_OK)
+		return rc;
+	for (i = k = 0; i < *n; i++) {
+		struct message_row *r = &(*rows)[i];
+
+		if (r->state == DS_PENDING && msg_flying(q, r->msg)) {
+			if (q->state == DS_PENDING) {
+				message_row_clear(r);
+				continue;
+			}
+			r->state = DS_INFLIGHT;
+		}
+		if (k >= (size_t)q->limit)
+			message_row_clear(r);
+		else
+			(*rows)[k++] = *r;
+	}
+	*n = k;
+	return STORE_OK;
 }
 
 static void
@@ -252,10 +376,39 @@ store_tx_messages_retry(struct store_tx *tx, int64_t sub_id, int state,
 
 int
 store_tx_messages_purge(struct store_tx *tx, int64_t sub_id, int state,
-    const int64_t *msgs, size_t nmsgs, int64_t *affected)
+    const int64_t *msgs, size_t nmsgs, const struct purge_keep *keep,
+    int64_t *affected)
 {
-	return store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
-	    msgs, nmsgs, -1, affected);
+	int64_t *left, lo = 0, hi, n;
+	size_t i, nleft = 0;
+	int rc = STORE_OK;
+
+	if (keep->n == 0 || (msgs == NULL && state != DS_PENDING))
+		return store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG,
+		    sub_id, state, msgs, nmsgs, -1, affected);
+	*affected = 0;
+	if (msgs == NULL) {
+		/* the pending ones around those on their way */
+		for (i = 0; i <= keep->n && rc == STORE_OK; i++) {
+			hi = i < keep->n ? keep->msgs[i] : INT64_MAX;
+			rc = store_tx_exec(tx, S_PURGE_BETWEEN, &n, "itii",
+			    sub_id, delivery_state_names[state], lo, hi);
+			if (rc == STORE_OK)
+				*affected += n;
+			lo = hi;
+		}
+		store_tx_count(tx, sub_id, state, -*affected);
+		return rc;
+	}
+	left = xcalloc(nmsgs + 1, sizeof *left);
+	for (i = 0; i < nmsgs; i++)
+		if (bsearch(&msgs[i], keep->msgs, keep->n, sizeof *keep->msgs,
+		    msg_cmp) == NULL)
+			left[nleft++] = msgs[i];
+	rc = store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
+	    left, nleft, -1, affected);
+	free(left);
+	return rc;
 }
 
 /* ---- totals -------------------------------------------------------- */

@@ -121,6 +121,8 @@ const char *const stmt_sql[S_COUNT] = {
 	    "AND state = ?2",
 	[S_PURGE_MSG] = "DELETE FROM deliveries WHERE sub_id = ?1 "
 	    "AND msg = ?2 AND state <> 'inflight'",
+	[S_PURGE_BETWEEN] = "DELETE FROM deliveries WHERE sub_id = ?1 "
+	    "AND state = ?2 AND msg > ?3 AND msg < ?4",
 	[S_APPEVENT_INSERT] = "INSERT INTO appevent (operation, entity, "
 	    "entity_id, actor, time, metadata) VALUES (?, ?, ?, ?, ?, ?)",
 	[S_APPEVENTS_LIST] = "SELECT id, operation, entity, entity_id, actor, "

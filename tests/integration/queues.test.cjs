@@ -942,3 +942,72 @@ test('a push in flight counts as inflight in the subscription status, /api/v1/st
 	assert.equal(line('pending'), 1, m);
 	await s.stop();
 });
+
+test('a push in flight reads inflight in the queue list, its state filter, the message detail and the event\'s queues; delivered after the answer', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	sink.always({ delayMs: 2500 });
+	await s.createTopic('flyq');
+	const a = await createSub(s, { topic: 'flyq', sink: `${sink.url}/slow`,
+		timeout_ms: 20000, max_inflight: 2 });
+	const r = await s.publishBatch(['x1', 'x2', 'y3'].map((id) => ({ id,
+		source: '/q', type: 't', data: { tag: id } })), { topic: 'flyq' });
+	assert.equal(r.status, 202, r.text);
+	const [m1, m2, m3] = r.json.accepted.map((x) => x.msg);
+	await until(() => sink.active === 2, 10000, 'two pushes are at the sink');
+	const states = async (query) => (await messages(s, a.id, query, 1))
+	    .map((x) => [x.msg, x.state]);
+	assert.deepEqual(await states({}), [[m1, 'inflight'], [m2, 'inflight'],
+		[m3, 'pending']]);
+	assert.deepEqual(await states({ state: 'inflight' }),
+	    [[m1, 'inflight'], [m2, 'inflight']]);
+	assert.deepEqual(await states({ state: 'pending' }), [[m3, 'pending']]);
+	assert.deepEqual(await states({ state: 'inflight', q: 'x2' }),
+	    [[m2, 'inflight']]);
+	assert.deepEqual(await states({ state: 'pending', q: 'x' }), []);
+	let d = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${m1}`);
+	assert.equal(d.json.delivery.state, 'inflight', d.text);
+	d = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${m3}`);
+	assert.equal(d.json.delivery.state, 'pending', d.text);
+	const e = await s.api('GET', `/api/v1/events/${m2}`);
+	assert.deepEqual(e.json.subscriptions.map((x) => x.state), ['inflight'],
+	    e.text);
+	await until(async () => (await states({ state: 'delivered' })).length === 3,
+	    20000, 'all three delivered');
+	assert.deepEqual(await states({ state: 'inflight' }), []);
+	d = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${m1}`);
+	assert.equal(d.json.delivery.state, 'delivered', d.text);
+	await s.stop();
+});
+
+test('purge leaves a message whose push is on its way (it reads inflight): the others go, it is delivered once', async (t) => {
+	const s = await start({ t, args: ['--stats-interval', '0'] });
+	const sink = await startSink({ t });
+	sink.always({ delayMs: 1500 });
+	await s.createTopic('purgefly');
+	const a = await createSub(s, { topic: 'purgefly',
+		sink: `${sink.url}/slow`, timeout_ms: 20000 });
+	const r = await s.publishBatch(['p1', 'p2', 'p3', 'p4'].map((id) => ({
+		id, source: '/q', type: 't' })), { topic: 'purgefly' });
+	assert.equal(r.status, 202, r.text);
+	const [m1, m2, m3, m4] = r.json.accepted.map((x) => x.msg);
+	await until(() => sink.active === 1, 10000, 'the first push is at the sink');
+	let p = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`,
+	    { msgs: [m1, m2] });
+	assert.equal(p.status, 200, p.text);
+	assert.equal(p.json.affected, 1, p.text);
+	p = await s.api('POST', `/api/v1/subscriptions/${a.id}/purge`, {});
+	assert.equal(p.status, 200, p.text);
+	assert.equal(p.json.affected, 2, p.text);
+	assert.deepEqual((await messages(s, a.id)).map((x) => [x.msg, x.state]),
+	    [[m1, 'inflight']]);
+	await assertQueue(s, a.id, { delivered: 1 }, 'the one on its way is delivered');
+	await sleep(300);
+	assert.deepEqual(sink.requests.map((x) => JSON.parse(x.text).id), ['p1'],
+	    'nothing purged was sent');
+	for (const m of [m2, m3, m4]) {
+		const d = await s.api('GET', `/api/v1/subscriptions/${a.id}/messages/${m}`);
+		assert.equal(d.status, 404, d.text);
+	}
+	await s.stop();
+});
