@@ -175,7 +175,7 @@ store_messages_list(struct store *st, const struct message_query *q,
 			rows_merge(rows, n, more, nmore, (size_t)q->limit);
 		return rc;
 	}
-	/* pending or any: read past the pushed ones, then leave them out */
+	/* pending: read past the pushed ones and leave them out; any: mark */
 	rc = messages_select(st, q, q->state, q->after, q->state == DS_PENDING ?
 	    q->limit + (int64_t)q->nflight : q->limit, rows, n);
 	if (rc != STORE_OK)
