@@ -278,23 +278,36 @@ deliver_opensocket(
 
 /* ---- the event loop: curl's sockets in epoll ------------------------- */
 
-/* Adds fd to the epoll set, or changes what it waits for. */
+/*
+ * Adds fd to the epoll set (added 0), or changes what it waits for.  A
+ * socket that was closed behind our back left the set with it: added
+ * again.
+ */
 static int
-deliver_watch(struct deliver *d, int fd, uint32_t events)
+deliver_watch(struct deliver *d, int fd, uint32_t events, int added)
 {
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = events;
 	ev.data.fd = fd;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+	if (epoll_ctl(d->epfd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd,
+	    &ev) == 0)
 		return 0;
 	if (errno == ENOENT && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	if (errno == EEXIST && epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
 	return -1;
 }
 
-/* curl says which of its sockets to wait for, and for what. */
+/*
+ * curl says which of its sockets to wait for, and for what.  sockp (set
+ * with curl_multi_assign, forgotten by curl at CURL_POLL_REMOVE) says
+ * whether the socket is in the epoll set: a pooled connection leaves it
+ * between requests, and adding it back costs one call, not a failed MOD
+ * and an ADD.
+ */
 static int
 deliver_on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
@@ -309,7 +322,11 @@ deliver_on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 		events |= EPOLLIN;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= EPOLLOUT;
-	return deliver_watch(d, fd, events) == 0 ? 0 : -1;
+	if (deliver_watch(d, fd, events, sockp != NULL) != 0)
+		return -1;
+	if (sockp == NULL)
+		curl_multi_assign(d->multi, fd, d);
+	return 0;
 }
 
 /* curl asks to be called back after timeout_ms (-1: never). */
@@ -336,7 +353,7 @@ deliver_new(const struct deliver_options *o, char **cause)
 	d->timer_at = -1;
 	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (d->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    deliver_watch(d, d->evfd, EPOLLIN) != 0) {
+	    deliver_watch(d, d->evfd, EPOLLIN, 0) != 0) {
 		*cause = xasprintf("epoll: %s", strerror(errno));
 		goto fail;
 	}
