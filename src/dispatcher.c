@@ -867,11 +867,15 @@ request_done(void *arg, const struct deliver_result *res)
 		if (r->handshake && res->outcome == DELIVER_APP)
 			o->pause_ms = 0;
 		atomic_fetch_add(&d->app->metrics->pauses[o->cause], 1);
-		log_info("dispatch", "subscription %lld: %s%s (status %d): "
-		    "pausing %lld ms", (long long)s->id,
-		    r->handshake ? "handshake " : "",
-		    outcome_name(res->outcome), res->http_status,
-		    (long long)o->pause_ms);
+		if (o->gone)
+			log_info("dispatch", "subscription %lld: 410 Gone: "
+			    "disabled until turned on again", (long long)s->id);
+		else
+			log_info("dispatch", "subscription %lld: %s%s (status "
+			    "%d): pausing %lld ms", (long long)s->id,
+			    r->handshake ? "handshake " : "",
+			    outcome_name(res->outcome), res->http_status,
+			    (long long)o->pause_ms);
 	}
 	if (r->w->ndone == r->w->donesize) {
 		r->w->donesize = r->w->donesize ? r->w->donesize * 2 : 64;

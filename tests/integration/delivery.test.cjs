@@ -726,6 +726,11 @@ test('410 Gone: the subscription becomes disabled, subscription.gone is recorded
 	assert.equal(gone.paused, true, JSON.stringify(gone));
 	assert.equal(gone.pause_reason, 'gone');
 	assert.equal(gone.paused_until, null);
+	/* and so does the log, which names no pause length */
+	const said = s.logs().split('\n').filter((l) =>
+	    l.includes(`subscription ${sub.id}:`) && l.includes('410'));
+	assert.ok(said.some((l) => /410 Gone: disabled/.test(l)) &&
+	    !said.some((l) => /pausing/.test(l)), said.join('\n'));
 
 	/* the endpoint is back and the operator turns the subscription on */
 	sink.always({ status: 200 });
