@@ -1358,14 +1358,6 @@ dispatcher_inflight(struct dispatcher *d, int64_t sub_id)
 	return n;
 }
 
-static int
-msg_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 size_t
 dispatcher_flight(struct dispatcher *d, int64_t sub_id, int64_t **msgs)
 {
@@ -1385,7 +1377,7 @@ dispatcher_flight(struct dispatcher *d, int64_t sub_id, int64_t **msgs)
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (n > 1)
-		qsort(*msgs, n, sizeof **msgs, msg_cmp);
+		qsort(*msgs, n, sizeof **msgs, fmt_msg_cmp);
 	return n;
 }
 

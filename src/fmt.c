@@ -50,6 +50,14 @@ fmt_msg_parse(const char *s, int64_t *msg)
 	return 0;
 }
 
+int
+fmt_msg_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void
 fmt_time(int64_t ms, char out[FMT_TIME_LEN])
 {

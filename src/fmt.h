@@ -17,6 +17,8 @@ void fmt_msg(int64_t msg, char out[FMT_MSG_LEN]);
 /* Returns 0 and the id, or -1 if s is not a message id. */
 int fmt_msg_parse(const char *s, int64_t *msg)
     __attribute__((warn_unused_result));
+/* qsort/bsearch order of message ids (int64_t) */
+int fmt_msg_cmp(const void *a, const void *b);
 void fmt_time(int64_t ms, char out[FMT_TIME_LEN]);
 /* The current time, ms since the epoch. */
 int64_t fmt_now_ms(void);

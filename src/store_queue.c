@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "fmt.h"
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
@@ -60,18 +61,10 @@ store_read_message(sqlite3_stmt *s, void *row)
 }
 
 static int
-msg_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
 msg_flying(const struct message_query *q, int64_t msg)
 {
 	return q->nflight > 0 && bsearch(&msg, q->flight, q->nflight,
-	    sizeof *q->flight, msg_cmp) != NULL;
+	    sizeof *q->flight, fmt_msg_cmp) != NULL;
 }
 
 static int
@@ -403,7 +396,7 @@ store_tx_messages_purge(struct store_tx *tx, int64_t sub_id, int state,
 	left = xcalloc(nmsgs + 1, sizeof *left);
 	for (i = 0; i < nmsgs; i++)
 		if (bsearch(&msgs[i], keep->msgs, keep->n, sizeof *keep->msgs,
-		    msg_cmp) == NULL)
+		    fmt_msg_cmp) == NULL)
 			left[nleft++] = msgs[i];
 	rc = store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
 	    left, nleft, -1, affected);
