@@ -67,6 +67,8 @@ void api_metrics(struct http_req *);
 /* api_static.c: the web admin's files under /admin/. */
 void api_static_get(struct http_req *);
 void api_static_redirect(struct http_req *);
+/* /admin/config.json: what the web admin needs before signing in. */
+void api_web_config(struct http_req *);
 
 /* api_common.c: plumbing the handlers share. */
 struct store_tx;

@@ -433,9 +433,18 @@ msg_op_reply(struct http_req *req, void *arg, int rc)
 	const struct sub *s;
 
 	if (rc != STORE_OK) {
-		http_reply_problem(req, op->rc == STORE_NOTFOUND ? 404 : 503,
-		    NULL, NULL, op->rc == STORE_NOTFOUND ?
-		    "no such subscription" : "storage unavailable");
+		if (op->rc == STORE_NOTFOUND)
+			http_reply_invalid_status(req, 404, "id",
+			    "no such subscription");
+		else if (op->rc == STORE_CONFLICT)
+			http_reply_invalid_status(req, 409, "state",
+			    "subscription %lld is disabled: its endpoint "
+			    "answered 410 Gone. Turn it on again with PATCH "
+			    "{\"state\": \"pub_and_sub\"} (or sub_only) to "
+			    "deliver its queue", (long long)op->sub_id);
+		else
+			http_reply_problem(req, 503, NULL, NULL,
+			    "storage unavailable");
 		goto done;
 	}
 	if (op->action == A_PAUSE || op->action == A_RESUME)

@@ -261,6 +261,22 @@ api_static_get(struct http_req *req)
 	static_send(req, name, &f);
 }
 
+/*
+ * Whether the admin API wants a token ("token"), is open on this loopback
+ * address ("none"), or is not served at all ("off": no token on a public
+ * address), so the sign-in page asks no question it knows the answer to.
+ */
+void
+api_web_config(struct http_req *req)
+{
+	const struct app *app = http_req_app(req);
+
+	http_reply_header(req, "Cache-Control", "no-store");
+	http_reply_json(req, 200, json_pack("{ss}", "auth",
+	    app->cfg->admin_token != NULL ? "token" : app->api_open ? "none" :
+	    "off"));
+}
+
 void
 api_static_redirect(struct http_req *req)
 {

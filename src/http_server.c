@@ -87,6 +87,7 @@ static const struct http_route http_routes[] = {
 	{ "GET", "/healthz", api_healthz, AUTH_NONE },
 	{ "GET", "/readyz", api_readyz, AUTH_NONE },
 	{ "GET", "/metrics", api_metrics, AUTH_NONE },
+	{ "GET", "/admin/config.json", api_web_config, AUTH_NONE },
 	{ "GET", "/admin/**", api_static_get, AUTH_NONE },
 	{ "HEAD", "/admin/**", api_static_get, AUTH_NONE },
 	{ "GET", "/admin", api_static_redirect, AUTH_NONE },

@@ -243,7 +243,10 @@ int store_tx_sub_update(struct store_tx *, const struct sub_row *)
     __attribute__((warn_unused_result));
 int store_tx_sub_delete(struct store_tx *, int64_t id)
     __attribute__((warn_unused_result));
-/* Sets or clears (until 0) a pause. */
+/*
+ * Sets or clears (until 0) a pause.  STORE_CONFLICT: its endpoint answered
+ * 410 Gone, which only turning the subscription on again lifts.
+ */
 int store_tx_sub_pause(struct store_tx *, int64_t id, int64_t until,
     const char *reason) __attribute__((warn_unused_result));
 int store_subs_all(struct store *, struct sub_row **rows, size_t *n);

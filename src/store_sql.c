@@ -58,9 +58,11 @@ const char *const stmt_sql[S_COUNT] = {
 	    "pause_reason = CASE WHEN pause_reason = 'gone' AND "
 	    "?3 <> 'disabled' THEN NULL ELSE pause_reason END WHERE id = ?1",
 	[S_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?",
+	/* a 410 Gone is lifted only by turning the subscription on */
 	[S_SUB_PAUSE] = "UPDATE subscriptions SET paused_until = ?2, "
 	    "pause_reason = ?3, failures = CASE WHEN ?2 = 0 THEN 0 "
-	    "ELSE failures END WHERE id = ?1",
+	    "ELSE failures END WHERE id = ?1 "
+	    "AND pause_reason IS NOT 'gone'",
 	[S_RESUME_DUE] = "UPDATE deliveries INDEXED BY deliveries_by_state "
 	    "SET next_attempt_at = 0 "
 	    "WHERE sub_id = ? AND state = 'pending' AND next_attempt_at > 0",

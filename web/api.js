@@ -62,7 +62,9 @@ export async function request(method, path, opts = {}) {
 		} catch (e) {
 			body = null;
 		}
-	} else if (res.status !== 204) {
+	} else {
+		/* read to its end, even an empty 204: a response left unread
+		 * counts as aborted once the page moves on */
 		await res.text();
 	}
 	if (!res.ok) {

@@ -100,9 +100,35 @@ function logout() {
 	route();
 }
 
-// Checks whether the API answers with the stored token (or none).
+// What sluiced says about signing in: "token", "none" or "off".
+async function authMode() {
+	try {
+		const r = await fetch('/admin/config.json', { cache: 'no-store' });
+		return r.ok ? (await r.json()).auth : null;
+	} catch (e) {
+		return null;
+	}
+}
+
+// Checks whether the API answers with the stored token (or none).  With
+// no token, asks sluiced first whether one is needed, so that the sign-in
+// page is not reached through a refused (401) request.
 async function checkAuth() {
 	const token = api.getToken();
+	if (!token) {
+		const mode = await authMode();
+		if (mode === 'token') {
+			state.auth = 'needed';
+			return;
+		}
+		if (mode === 'off') {
+			state.auth = 'needed';
+			state.authMessage = 'The admin API is off: sluiced has ' +
+			    'no admin token and listens on a public address. ' +
+			    'Restart it with --admin-token.';
+			return;
+		}
+	}
 	try {
 		await api.get('/topics', { limit: 1 }, { noAuthRedirect: true });
 		state.auth = 'ok';

@@ -19,6 +19,9 @@ export function pauseText(s, now = Date.now()) {
 	const st = s.status || {};
 	const why = st.pause_reason ? ` (${st.pause_reason.replace('_', ' ')})` :
 	    '';
+	if (st.pause_reason === 'gone')
+		return 'Gone: the endpoint answered 410, so sluice disabled ' +
+		    'the subscription until its state is changed back';
 	if (!st.paused_until)
 		return `Paused${why} until resumed`;
 	const d = new Date(st.paused_until);

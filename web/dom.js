@@ -101,17 +101,16 @@ export function loading(what = 'Loading…') {
 // An error box for an ApiError or any Error.
 export function errorBox(err, prefix) {
 	const box = h('div', { class: 'error', role: 'alert' });
+	const message = err && err.message ? err.message : String(err);
 	box.append(h('strong', { text: prefix ? `${prefix}: ` : 'Error: ' }),
-	    text(err && err.message ? err.message : String(err)));
-	if (err && err.problem && Array.isArray(err.problem.errors)) {
-		const ul = h('ul');
-		for (const e of err.problem.errors)
-			ul.append(h('li', {
-				text: `${e.field || e.attribute || ''}: ` +
-				    `${e.detail || e.reason || ''}`,
-			}));
-		box.append(ul);
-	}
+	    text(message));
+	/* the errors list, less what the message already says */
+	const items = (err && err.problem && Array.isArray(err.problem.errors) ?
+	    err.problem.errors : []).map((e) =>
+	    `${e.field || e.attribute || ''}: ${e.detail || e.reason || ''}`)
+	    .filter((t) => t !== message);
+	if (items.length)
+		box.append(h('ul', null, items.map((t) => h('li', { text: t }))));
 	return box;
 }
 

@@ -30,6 +30,20 @@ function pager(ctx, path, query, next, prev) {
 	return h('nav', { class: 'pager', 'aria-label': 'Pages' }, links);
 }
 
+// "subscription 3", linked to what it names where that has a page.
+function entityCell(e) {
+	const label = `${e.entity ?? ''}` + (e.entity_id != null ?
+	    ` ${e.entity_id}` : '');
+	const id = e.entity_id != null ? String(e.entity_id) : '';
+	let href = null;
+	if (e.entity === 'subscription' && /^\d+$/.test(id) &&
+	    e.operation !== 'subscription.delete')
+		href = `#/subscriptions/${id}`;
+	else if (e.entity === 'topic' && id && e.operation !== 'topic.delete')
+		href = `#/eventtypes?topic=${api.enc(id)}`;
+	return href ? h('a', { href, text: label }) : label;
+}
+
 export async function syseventsPage(ctx) {
 	ctx.title('System events');
 	const op = ctx.query.get('operation') || '';
@@ -66,8 +80,7 @@ export async function syseventsPage(ctx) {
 			{ label: 'Operation', cell: (e) => h('a', {
 			    href: ctx.link('/sysevents', { operation: e.operation }),
 			    text: e.operation }) },
-			{ label: 'Entity', cell: (e) => `${e.entity ?? ''}` +
-			    (e.entity_id != null ? ` ${e.entity_id}` : '') },
+			{ label: 'Entity', cell: entityCell },
 			{ label: 'Actor', cell: (e) => e.actor ?? '—' },
 			{ label: 'Details', cell: (e) => e.metadata == null ? '—' :
 			    h('code', { class: 'meta', text: typeof e.metadata ===

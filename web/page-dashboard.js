@@ -34,6 +34,9 @@ async function optional(p) {
 	}
 }
 
+const TOPIC_RULE = 'letters, digits, ".", "_" and "-", starting with a ' +
+    'letter or digit (names starting with $ are sluice\'s own)';
+
 export async function dashboardPage(ctx) {
 	ctx.title('Dashboard');
 	const statsEl = h('section', { class: 'stats', 'aria-label':
@@ -41,15 +44,20 @@ export async function dashboardPage(ctx) {
 	const pausedEl = h('section', { 'aria-labelledby': 'paused-h' });
 	const topicsEl = h('div');
 	const subsEl = h('div');
-	const topicMsg = h('div', { role: 'status' });
+	const topicMsg = h('div');	/* holds a notice or an alert */
 	const nameIn = h('input', { id: 'topic-name', name: 'name',
 	    required: true, maxlength: 128, pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]*',
-	    'aria-describedby': 'topic-msg' });
+	    title: TOPIC_RULE, 'aria-describedby': 'topic-msg',
+	    oninput: () => replace(topicMsg),
+	    oninvalid: () => replace(topicMsg, h('p', { class: 'error',
+		role: 'alert', text: nameIn.value ? `Not a topic name: ` +
+		`${TOPIC_RULE}.` : 'Enter a topic name.' })) });
 	const descIn = h('input', { id: 'topic-desc', name: 'description' });
 	topicMsg.id = 'topic-msg';
 	const topicForm = h('form', { class: 'inline', id: 'topic-form',
 	    onsubmit: async (ev) => {
 		ev.preventDefault();
+		replace(topicMsg);
 		try {
 			const body = { name: nameIn.value.trim() };
 			if (descIn.value.trim())
@@ -135,10 +143,13 @@ function renderTopics(el, topics, types, subs, now) {
 		{ label: 'Topic', cell: (t) => h('a', { href: `#/eventtypes?` +
 		    `topic=${api.enc(t.name)}`, 'data-key': `topic-${t.name}`,
 		    text: t.name }) },
-		{ label: 'Ingest URL', cell: (t) => h('code', { class: 'url',
-		    text: location.origin + t.ingest_path }) },
-		{ label: 'Publish token', cell: (t) => t.publish_token_set ?
-		    'required' : 'none' },
+		/* $ topics are sluice's own: nobody else publishes there */
+		{ label: 'Ingest URL', cell: (t) => t.name.startsWith('$') ?
+		    h('span', { class: 'muted', text: 'reserved: sluice ' +
+			'publishes its own events here' }) : h('code',
+		    { class: 'url', text: location.origin + t.ingest_path }) },
+		{ label: 'Publish token', cell: (t) => t.name.startsWith('$') ?
+		    '—' : t.publish_token_set ? 'required' : 'none' },
 		{ label: 'Events', cls: 'num', cell: (t) => counts.has(t.name) ?
 		    String(counts.get(t.name)) : '—' },
 		{ label: 'Event rate', cls: 'num', cell: (t) => rates.has(t.name) ?

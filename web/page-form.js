@@ -340,8 +340,7 @@ export async function subscriptionFormPage(ctx) {
 		if (!editing)
 			b.topic = topicSel.value;
 		const name = f.name.value.trim();
-		if (name)
-			b.name = name;
+		b.name = name || reset;	/* cleared: back to the default name */
 		b.sink = notify ? f.sink.value.trim() : reset;
 		b.http_method = notify ? methodSel.value : reset;
 		b.content_mode = soap ? reset : f.content_mode.value;

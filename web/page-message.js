@@ -108,7 +108,7 @@ export async function messagePage(ctx) {
 	if (!ctx.alive())
 		return;
 	ctx.title(`Message ${msgId}`);
-	const note = h('div', { role: 'status', id: 'msg-action' });
+	const note = h('div', { id: 'msg-action' }); /* a notice or an alert */
 	const metaEl = h('section', { 'aria-labelledby': 'meta-h' });
 	const attemptsEl = h('section', { 'aria-labelledby': 'attempts-h' });
 
@@ -119,7 +119,7 @@ export async function messagePage(ctx) {
 			    'affected.'));
 			await refresh();
 		} catch (e) {
-			replace(note, errorBox(e, label));
+			replace(note, errorBox(e, `${label} failed`));
 		}
 	}
 
@@ -134,12 +134,19 @@ export async function messagePage(ctx) {
 			    return;
 		    await ctx.quiet();
 		    try {
-			    await api.post(`${subPath}/purge`, { msgs: [msgId] });
-			    ctx.navigate(`#${subPath}/messages`);
+			    const r = await api.post(`${subPath}/purge`,
+				{ msgs: [msgId] });
+			    if (r.affected > 0) {
+				    ctx.navigate(`#${subPath}/messages`);
+				    return;
+			    }
+			    replace(note, notice('Not purged: the message is in ' +
+				'flight (a push on its way, or a pull lease); ' +
+				'its outcome settles it first.', 'warn'));
 		    } catch (e) {
-			    replace(note, errorBox(e, 'Purge'));
-			    ctx.live(refresh);
+			    replace(note, errorBox(e, 'Purge failed'));
 		    }
+		    ctx.live(refresh);
 		}, text: 'Purge this message…' }),
 	    h('a', { class: 'button', href: `#/events/${api.enc(msgId)}`,
 		text: 'Event (all subscriptions)' }));

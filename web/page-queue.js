@@ -32,7 +32,7 @@ export async function queuePage(ctx) {
 	const banner = h('div');
 	const listEl = h('div', { id: 'messages' });
 	const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
-	const msg = h('div', { role: 'status' });
+	const msg = h('div');	/* holds a notice or an alert */
 	const search = h('input', { id: 'q', name: 'q', type: 'search',
 	    maxlength: 64, value: q, placeholder: 'e.g. "order":12',
 	    'aria-describedby': 'q-help' });
@@ -51,7 +51,7 @@ export async function queuePage(ctx) {
 	const bulk = h('div', { class: 'inline' });
 	if (st === 'dead')
 		bulk.append(h('button', { type: 'button', id: 'retry-all-dead',
-		    onclick: () => act('Retried dead messages', () =>
+		    onclick: () => act('Retry', 'Retried dead messages', () =>
 			api.post(`${path}/retry`, { state: 'dead' })),
 		    text: 'Retry all dead' }));
 	if (st !== 'inflight')
@@ -59,18 +59,19 @@ export async function queuePage(ctx) {
 		    id: 'purge-state', onclick: async () => {
 			if (await confirmDialog(`Remove every ${st} message of ` +
 			    `subscription #${id}?`, `Purge ${st}`))
-				act(`Purged ${st}`, () => api.post(`${path}/purge`,
+				act('Purge', `Purged ${st}`, () => api.post(`${path}/purge`,
 				    { state: st }));
 		    }, text: `Purge all ${st}…` }));
 
-	async function act(label, fn) {
+	/* what: the action ("Purge"); done: its success ("Purged dead") */
+	async function act(what, done, fn) {
 		try {
 			const r = await fn();
-			replace(msg, notice(`${label}: ${r?.affected ?? 0} ` +
+			replace(msg, notice(`${done}: ${r?.affected ?? 0} ` +
 			    'affected.'));
 			await refresh();
 		} catch (e) {
-			replace(msg, errorBox(e, label));
+			replace(msg, errorBox(e, `${what} failed`));
 		}
 	}
 
@@ -91,6 +92,9 @@ export async function queuePage(ctx) {
 		    h('span', { class: 'count', text: counts[k] ?? 0 }))));
 		replace(banner, isPaused(s) ? h('p', { class: 'paused banner',
 		    text: pauseText(s) }) : null);
+		/* nothing in this state: nothing to retry or purge */
+		for (const b of bulk.querySelectorAll('button'))
+			b.disabled = !(counts[st] > 0);
 	}
 
 	function renderList(page) {

@@ -16,21 +16,29 @@ export async function subscriptionPage(ctx) {
 	if (!ctx.alive())
 		return;
 	ctx.title(sub.name);
-	const msg = h('div', { id: 'action-msg', role: 'status' });
+	/* what is put in it is the live region (a notice or an alert) */
+	const msg = h('div', { id: 'action-msg' });
 	const statusEl = h('section', { 'aria-labelledby': 'status-h' });
 	const settingsEl = h('section', { 'aria-labelledby': 'settings-h' });
 	const head = h('h1');
 
-	async function act(label, fn) {
+	/* what: the action ("Pause"); done: its success ("Paused") */
+	async function act(what, done, fn) {
 		try {
 			const r = await fn();
 			const n = r && typeof r.affected === 'number' ?
 			    ` (${r.affected} message${r.affected === 1 ? '' :
 			    's'})` : '';
-			replace(msg, notice(`${label}: done${n}.`));
+			replace(msg, notice(`${done}: done${n}.`));
 			await refresh();
 		} catch (e) {
-			replace(msg, errorBox(e, label));
+			/* a 410 is lifted by a state change, not by resume */
+			if (e.status === 409 && sub.status?.pause_reason === 'gone')
+				e = new Error('the endpoint answered 410 Gone, so ' +
+				    'the subscription is disabled: choose its state ' +
+				    '(pub_and_sub or sub_only) and Change state to ' +
+				    'deliver its queue again.');
+			replace(msg, errorBox(e, `${what} failed`));
 		}
 	}
 
@@ -39,6 +47,11 @@ export async function subscriptionPage(ctx) {
 	const pauseIn = h('input', { id: 'pause-duration', type: 'number',
 	    min: 1, step: 1, placeholder: 'until resumed',
 	    'aria-describedby': 'pause-help' });
+	const pauseBtn = h('button', { type: 'submit', id: 'pause',
+	    text: 'Pause' });
+	const resumeBtn = h('button', { type: 'button', id: 'resume',
+	    onclick: () => act('Resume', 'Resumed', () =>
+		api.post(`${path}/resume`, {})), text: 'Resume' });
 	const purgeSel = h('select', { id: 'purge-state' },
 	    ['pending', 'dead', 'delivered'].map((s) => h('option',
 		{ value: s, text: s })));
@@ -48,7 +61,8 @@ export async function subscriptionPage(ctx) {
 	    h('h2', { id: 'actions-h', text: 'Actions' }), h('div', { class: 'card' },
 	    h('form', { class: 'inline', onsubmit: (ev) => {
 		ev.preventDefault();
-		act(`State set to ${stateSel.value}`, () => api.patch(path,
+		act('Change state', `State set to ${stateSel.value}`,
+		    () => api.patch(path,
 		    { state: stateSel.value }));
 	    } }, h('label', { for: 'state-select', text: 'State' }), stateSel,
 		h('button', { type: 'submit', text: 'Change state' })),
@@ -57,18 +71,15 @@ export async function subscriptionPage(ctx) {
 		const secs = Number(pauseIn.value);
 		const body = secs > 0 ? { duration_ms: Math.round(secs * 1000) } :
 		    {};
-		act('Paused', () => api.post(`${path}/pause`, body));
+		act('Pause', 'Paused', () => api.post(`${path}/pause`, body));
 	    } }, h('label', { for: 'pause-duration',
 		text: 'Pause for (seconds)' }), pauseIn,
-		h('button', { type: 'submit', id: 'pause', text: 'Pause' }),
-		h('button', { type: 'button', id: 'resume', onclick: () =>
-		    act('Resumed', () => api.post(`${path}/resume`, {})),
-		    text: 'Resume' }),
+		pauseBtn, resumeBtn,
 		h('span', { id: 'pause-help', class: 'muted',
 		    text: 'Empty: paused until resumed.' })),
 	    h('div', { class: 'inline' },
 		h('button', { type: 'button', id: 'retry-dead', onclick: () =>
-		    act('Retried dead messages', () => api.post(
+		    act('Retry', 'Retried dead messages', () => api.post(
 			`${path}/retry`, { state: 'dead' })),
 		    text: 'Retry dead messages' })),
 	    h('form', { class: 'inline', onsubmit: async (ev) => {
@@ -78,7 +89,7 @@ export async function subscriptionPage(ctx) {
 		    `subscription #${id} from its queue? This cannot be ` +
 		    'undone.', `Purge ${st}`))
 			return;
-		act(`Purged ${st}`, () => api.post(`${path}/purge`,
+		act('Purge', `Purged ${st}`, () => api.post(`${path}/purge`,
 		    { state: st }));
 	    } }, h('label', { for: 'purge-state', text: 'Purge messages' }),
 		purgeSel, h('button', { type: 'submit', id: 'purge',
@@ -97,7 +108,7 @@ export async function subscriptionPage(ctx) {
 				await api.del(path);
 				ctx.navigate('#/');
 			} catch (e) {
-				replace(msg, errorBox(e, 'Delete'));
+				replace(msg, errorBox(e, 'Delete failed'));
 				ctx.live(refresh);
 			}
 		    }, text: 'Delete…' })),
@@ -115,6 +126,7 @@ export async function subscriptionPage(ctx) {
 			stateSel.value = shownState = sub.state;
 		const st = sub.status || {};
 		const paused = isPaused(sub);
+
 		replace(statusEl, h('h2', { id: 'status-h', text: 'Status' }),
 		    paused ? h('p', { class: 'paused banner', id: 'pause-banner',
 			text: pauseText(sub) }) : null,

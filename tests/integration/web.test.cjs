@@ -115,6 +115,9 @@ test.before(async () => {
 			problems.push(`console: ${m.text()}`);
 	});
 	page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+	/* a request the page started and then dropped (left unread, say) */
+	page.on('requestfailed', (r) => problems.push(`requestfailed: ` +
+	    `${r.method()} ${r.url()} ${r.failure()?.errorText}`));
 	page.on('response', (r) => {
 		if (r.status() >= 400)
 			failed.push(`${r.status()} ${r.request().method()} ${r.url()}`);
@@ -161,6 +164,10 @@ test('static files: content types, CSP and the other security headers', async ()
 		assert.equal(x.headers['content-type'], ct, f);
 		assert.equal(x.headers['content-security-policy'], CSP, f);
 	}
+	const cfg = await api(s.url, 'GET', '/admin/config.json');
+	assert.equal(cfg.status, 200);
+	assert.deepEqual(JSON.parse(cfg.text), { auth: 'token' });
+	assert.equal(cfg.headers['cache-control'], 'no-store');
 	const idx = await api(s.url, 'GET', '/admin/index.html');
 	assert.equal(idx.text, r.text);
 	const head = await api(s.url, 'HEAD', '/admin/app.js');
@@ -227,6 +234,8 @@ test('--web-root serves web/ from disk with the same headers, and no token opens
 	assert.equal(again.status, 304);
 	assert.equal((await api(dev.url, 'GET', '/admin/nope.css')).status, 404);
 	assert.equal((await api(dev.url, 'GET', '/admin/')).status, 200);
+	assert.deepEqual(JSON.parse((await api(dev.url, 'GET',
+	    '/admin/config.json')).text), { auth: 'none' });
 	if (skipAll) {
 		t.diagnostic(`browser part skipped: ${skipAll}`);
 		return;
@@ -249,7 +258,9 @@ test('sign in: a wrong token is refused and says so; the right one opens the das
 	await page.goto(`${s.url}/`);
 	assert.equal(new URL(page.url()).pathname, '/admin/');
 	await page.locator('#token').waitFor({ timeout: WAIT });
-	expected.push(/status of 401/);	/* the probe: is a token needed? */
+	/* the page asked /admin/config.json whether a token is needed, not
+	 * the API (a refused request would be a console error) */
+	assert.deepEqual(failed, [], 'no answer >= 400 before signing in');
 	await shot('login');
 	await page.getByLabel('Admin token').fill('not-the-token');
 	expected.push(/status of 403/);
@@ -721,6 +732,89 @@ test('a delete waits for a live refresh in flight, which then finds the subscrip
 	assert.ok(answers.includes('DELETE 204'), answers.join(', '));
 });
 
+test('edit: clearing the name gives the subscription its default name back',
+    async (t) => {
+	if (gate(t, skipAll))
+		return;
+	const c = await s.api('POST', '/api/v1/subscriptions',
+	    { sink: `${sink.url}/named`, name: 'a chosen name', state: 'pub_only' });
+	assert.equal(c.status, 201, c.text);
+	await go(`#/subscriptions/${c.json.id}/edit`);
+	await page.getByLabel('Name', { exact: true }).fill('');
+	await page.getByRole('button', { name: /save/i }).click();
+	await page.waitForURL(new RegExp(`#/subscriptions/${c.json.id}$`));
+	await until(async () => (await subscription(c.json.id)).name ===
+	    `POST ${sink.url}/named`, 'the default name');
+	assert.equal((await s.api('DELETE',
+	    `/api/v1/subscriptions/${c.json.id}`)).status, 204);
+});
+
+test('queue browser: retry and purge of a state are off while it holds nothing',
+    async (t) => {
+	if (gate(t, skipAll))
+		return;
+	const c = await s.api('POST', '/api/v1/subscriptions',
+	    { delivery_method: 'pull', name: 'empty-queue' });
+	assert.equal(c.status, 201, c.text);
+	await go(`#/subscriptions/${c.json.id}/messages?state=dead`);
+	const retry = page.getByRole('button', { name: 'Retry all dead' });
+	await retry.waitFor({ timeout: WAIT });
+	await until(async () => await retry.isDisabled() &&
+	    await page.getByRole('button', { name: 'Purge all dead…' })
+		.isDisabled(), 'both off');
+	assert.equal((await s.api('DELETE',
+	    `/api/v1/subscriptions/${c.json.id}`)).status, 204);
+});
+
+test('410 Gone: the page says why the subscription is off; Resume explains that a state change turns it on',
+    async (t) => {
+	if (gate(t, skipAll))
+		return;
+	const gone = await startSink({ answer: { status: 410 } });
+	t.after(() => gone.close());
+	await s.api('POST', '/api/v1/topics', { name: 'gone-topic' });
+	const c = await s.api('POST', '/api/v1/subscriptions',
+	    { topic: 'gone-topic', sink: gone.url, name: 'gone-endpoint' });
+	assert.equal(c.status, 201, c.text);
+	const id = c.json.id;
+	await s.publishStructured({ id: 'g-1', source: '/g', type: 't' },
+	    { topic: 'gone-topic' });
+	await until(async () => (await subscription(id)).status.pause_reason ===
+	    'gone', 'gone');
+	/* the API refuses resume and pause, naming state, and changes nothing */
+	for (const a of ['resume', 'pause']) {
+		const r = await s.api('POST', `/api/v1/subscriptions/${id}/${a}`, {});
+		assert.equal(r.status, 409, r.text);
+		assert.equal(r.json.errors[0].field, 'state', r.text);
+		assert.match(r.json.detail, /410 Gone/);
+	}
+	assert.equal((await subscription(id)).status.pause_reason, 'gone');
+	await go(`#/subscriptions/${id}`);
+	await page.locator('#pause-banner', { hasText: '410' })
+	    .waitFor({ timeout: WAIT });
+	expected.push(/status of 409/);
+	await page.getByRole('button', { name: 'Resume' }).click();
+	const alert = page.locator('#action-msg [role=alert]');
+	await alert.waitFor({ timeout: WAIT });
+	assert.match(await alert.innerText(), /^Resume failed: .*410 Gone.*Change state/s);
+	assert.equal(await page.locator('#action-msg li').count(), 0,
+	    'the reason is said once');
+	assert.equal(await page.getByRole('status').count(), 0,
+	    'no success notice');
+	/* the state change turns it on and delivers the kept queue */
+	gone.always({ status: 200 });
+	await page.getByLabel('State').selectOption('pub_and_sub');
+	await page.getByRole('button', { name: 'Change state' }).click();
+	await page.locator('#action-msg', { hasText: 'State set to pub_and_sub' })
+	    .waitFor({ timeout: WAIT });
+	assert.equal(await page.getByRole('status').count(), 1,
+	    'one live region says it');
+	await until(async () => (await subscription(id)).status.queue
+	    .delivered === 1, 'delivered after the state change');
+	assert.equal((await s.api('DELETE', `/api/v1/subscriptions/${id}`))
+	    .status, 204);
+});
+
 test('system events page filters by operation',
     async (t) => {
 	if (gate(t, skipAll))
@@ -736,6 +830,15 @@ test('system events page filters by operation',
 	}, 'only topic.create rows');
 	assert.match(page.url(), /operation=topic.create/);
 	await shot('sysevents');
+	/* the entity links to what it names */
+	await page.getByLabel('Operation').fill('subscription.create');
+	await page.getByRole('button', { name: 'Filter' }).click();
+	const ent = page.locator('#sysevents tbody tr td:nth-child(3) a',
+	    { hasText: `subscription ${restId}` });
+	await ent.first().waitFor({ timeout: WAIT });
+	await ent.first().click();
+	await page.waitForURL(new RegExp(`#/subscriptions/${restId}$`));
+	await page.locator('#action-msg').waitFor({ state: 'attached' });
 });
 
 test('event-type catalog lists what each topic has seen',
