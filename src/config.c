@@ -25,7 +25,7 @@ enum config_type {
 	C_BOOL,	  /* true/false, yes/no, on/off, 1/0 */
 	C_SIZE,	  /* bytes, with an optional k, M or G suffix (1024s) */
 	C_MS,	  /* a duration: ms, s, m, h or d suffix; bare is ms */
-	C_ADDR,	  /* ADDR:PORT: an IPv4 or [IPv6] literal and a port */
+	C_ADDR,	  /* ADDR:PORT: IPv4, [IPv6] or a host name, and a port */
 };
 
 /* Setting flags. */
@@ -46,7 +46,8 @@ struct config_setting {
 static const struct config_setting config_table[] = {
 	{ "listen", C_ADDR, CF_REQUIRED, O(listen), "127.0.0.1:8080", 0, 0,
 	    NULL,
-	    "address and port of the HTTP server (ADDR:PORT, [V6]:PORT)" },
+	    "address and port of the HTTP server (ADDR:PORT, [V6]:PORT, "
+	    "HOST:PORT)" },
 	{ "db", C_STRING, CF_REQUIRED, O(db), "./sluice.db", 0, 0, NULL,
 	    "SQLite database file (created if missing)" },
 	{ "secret_key_file", C_STRING, 0, O(secret_key_file), NULL, 0, 0, NULL,
@@ -158,7 +159,33 @@ config_bool(const char *v, int *out)
 	return -1;
 }
 
-/* Is v ADDR:PORT, [V6]:PORT or :PORT, with a port from 0 to 65535? */
+/* A DNS name: labels of letters, digits and '-', joined by dots. */
+static int
+config_hostname(const char *h)
+{
+	size_t label = 0;
+
+	if (*h == '\0')
+		return 0;
+	for (; *h != '\0'; h++) {
+		if (*h == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*h) ||
+		    (*h == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return label > 0;
+}
+
+/*
+ * Is v ADDR:PORT, [V6]:PORT, HOST:PORT or :PORT, with a port from 0 to
+ * 65535?
+ */
 static int
 config_addr(const char *v)
 {
@@ -192,7 +219,9 @@ config_addr(const char *v)
 		return 0;
 	if (n == 0 && af == AF_INET)
 		return 1; /* ":PORT": every IPv4 address */
-	return inet_pton(af, host, sa) == 1;
+	if (inet_pton(af, host, sa) == 1)
+		return 1;
+	return af == AF_INET && config_hostname(host); /* resolved at start */
 }
 
 static int
@@ -239,9 +268,10 @@ config_set(struct config *cfg, const char *name, const char *v, char **cause)
 	switch (s->type) {
 	case C_ADDR:
 		if (!config_addr(v)) {
-			*cause = xasprintf("%s: \"%s\" is not ADDR:PORT (an IP "
-			    "address and a port, e.g. 127.0.0.1:8080 or "
-			    "[::1]:8080)", name, v);
+			*cause = xasprintf("%s: \"%s\" is not ADDR:PORT (an "
+			    "address or host name and a port, e.g. "
+			    "127.0.0.1:8080, [::1]:8080 or localhost:8080)",
+			    name, v);
 			return -1;
 		}
 		/* FALLTHROUGH */

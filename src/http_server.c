@@ -15,6 +15,7 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -802,6 +803,44 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ------------------------------------------------ */
 
+/*
+ * A host name: its first IPv4 address, or else its first IPv6 one
+ * (localhost is 127.0.0.1, as in the default; clients that try ::1 first
+ * go on to it).
+ */
+static int
+http_resolve_listen(const char *listen, const char *host, uint16_t port,
+    struct sockaddr_storage *ss, char **cause)
+{
+	struct addrinfo hints, *res = NULL, *a, *pick;
+	int rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	for (pick = res, a = res; rc == 0 && a != NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	if (rc != 0 || pick == NULL || pick->ai_addrlen > sizeof *ss) {
+		*cause = xasprintf("listen: cannot resolve \"%s\" of \"%s\": "
+		    "%s", host, listen, rc != 0 ? gai_strerror(rc) :
+		    "no address");
+		if (res != NULL)
+			freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	freeaddrinfo(res);
+	return 0;
+}
+
 static int
 http_parse_listen(const char *listen, struct sockaddr_storage *ss,
     char **cause)
@@ -844,9 +883,13 @@ http_parse_listen(const char *listen, struct sockaddr_storage *ss,
 		sin6->sin6_port = htons((uint16_t)port);
 		return 0;
 	}
+	if (listen[0] != '[')
+		return http_resolve_listen(listen, host, (uint16_t)port, ss,
+		    cause);
 bad:
-	*cause = xasprintf("listen: \"%s\" is not ADDR:PORT (an IP address "
-	    "and a port, e.g. 127.0.0.1:8080 or [::1]:8080)", listen);
+	*cause = xasprintf("listen: \"%s\" is not ADDR:PORT (an address or "
+	    "host name and a port, e.g. 127.0.0.1:8080, [::1]:8080 or "
+	    "localhost:8080)", listen);
 	return -1;
 }
 

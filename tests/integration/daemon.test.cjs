@@ -50,6 +50,8 @@ test('an unknown flag or a bad value is one line on stderr and exit 2', async ()
 			[['--log-level', 'loud'], /log_level|log-level/],
 			[['--listen', 'nonsense'], /listen/],
 			[['--listen', '127.0.0.1:99999'], /listen/],
+			[['--listen', 'no_such_host:80'], /listen/],
+			[['--listen', '-bad.example:80'], /listen/],
 			[['--idle-timeout', 'forever'], /idle_timeout|idle-timeout/],
 		];
 		for (const [args, re] of cases) {
@@ -758,4 +760,18 @@ test('web_root must be a readable folder holding index.html: exit 2 naming it an
 	assert.equal(r.status, 200, r.text);
 	assert.match(r.text, /from disk/);
 	await s.stop();
+});
+
+test('--listen takes a host name: localhost binds 127.0.0.1; a name that does not resolve is refused, saying so', async (t) => {
+	const s = await start({ t, listen: 'localhost:0' });
+	assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/, s.url);
+	const r = await api(s.url, 'GET', '/healthz');
+	assert.equal(r.status, 200);
+	await s.stop();
+	const dir = tempDir(t);
+	const bad = await run(['--listen', 'no-such-host.invalid:0', '--db',
+		path.join(dir, 'x.db')], { cwd: dir });
+	assert.notEqual(bad.code, 0, bad.stderr);
+	assert.match(bad.stderr, /cannot resolve "no-such-host\.invalid"/);
+	assert.doesNotMatch(bad.stderr, /listening/);
 });
