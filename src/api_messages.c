@@ -339,7 +339,8 @@ static int
 msg_op_messages(struct api_tx *t, struct msg_op *op)
 {
 	struct purge_keep keep = { NULL, 0 };
-	int64_t *flight = NULL, n;
+	int64_t *flight = NULL, *msgs, n;
+	size_t nmsgs;
 	int st, rc = STORE_OK;
 
 	if (op->action == A_PURGE) {
@@ -351,9 +352,8 @@ msg_op_messages(struct api_tx *t, struct msg_op *op)
 	for (st = op->states == 0 ? -1 : 0; st < 4 && rc == STORE_OK; st++) {
 		if (st >= 0 && (op->states & MSG_STATE(st)) == 0)
 			continue;
-		int64_t *msgs = st < 0 ? op->msgs : NULL;
-		size_t nmsgs = st < 0 ? op->nmsgs : 0;
-
+		msgs = st < 0 ? op->msgs : NULL;
+		nmsgs = st < 0 ? op->nmsgs : 0;
 		rc = op->action == A_RETRY ?
 		    store_tx_messages_retry(t->tx, op->sub_id, st, msgs, nmsgs,
 		    &n) :
