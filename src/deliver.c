@@ -216,6 +216,16 @@ deliver_deny_parse(struct deliver *d, const char *list, char **cause)
 	return 0;
 }
 
+int
+deliver_deny_check(const char *list, char **cause)
+{
+	struct deliver *d = xcalloc(1, sizeof *d);
+	int rc = deliver_deny_parse(d, list, cause);
+
+	free(d);
+	return rc;
+}
+
 static int
 deliver_prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 {

@@ -70,6 +70,12 @@ struct deliver_result {
 				    per minute; 0 for "*", none or invalid */
 };
 
+/*
+ * Checks a sink_deny list (comma-separated CIDRs) as deliver_new reads
+ * it: -1 and *cause ("sink_deny: ...") if it is not one.
+ */
+int deliver_deny_check(const char *list, char **cause);
+
 /* Settings of one struct deliver (strings are copied by deliver_new). */
 struct deliver_options {
 	const char *ca_file;   /* CA bundle, NULL for the system's */

@@ -125,6 +125,16 @@ main_settings(const struct config *cfg, char **cause)
 	if (cfg->backup == NULL && cfg->web_root != NULL &&
 	    main_check_web_root(cfg->web_root, cause) != 0)
 		return -1;
+	if (cfg->sink_deny != NULL &&
+	    deliver_deny_check(cfg->sink_deny, cause) != 0)
+		return -1;
+	/* read by libcurl only at the first https delivery */
+	if (cfg->backup == NULL && cfg->ca_file != NULL &&
+	    access(cfg->ca_file, R_OK) != 0) {
+		*cause = xasprintf("ca_file: %s: %s", cfg->ca_file,
+		    strerror(errno));
+		return -1;
+	}
 	if (cfg->log_file != NULL && log_open(cfg->log_file, &why) != 0) {
 		*cause = xasprintf("log_file: %s", why);
 		free(why);
@@ -171,9 +181,20 @@ static int
 main_backup(const struct config *cfg, const char *keyfile)
 {
 	char *cause = NULL, *dest_key = xasprintf("%s.key", cfg->backup);
-	int rc;
+	int64_t sealed = 0;
+	int rc = 0;
 
-	rc = store_backup(cfg->db, cfg->backup, &cause);
+	/* a copy without the key of its sealed secrets would not restore */
+	if (access(keyfile, F_OK) != 0 && (rc = store_file_sealed(cfg->db,
+	    &sealed, &cause)) == 0 && sealed > 0) {
+		cause = xasprintf("%lld subscription secret(s) in %s are sealed "
+		    "with a key file, but %s does not exist: give the "
+		    "--secret-key-file sluiced runs with", (long long)sealed,
+		    cfg->db, keyfile);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = store_backup(cfg->db, cfg->backup, &cause);
 	if (rc == 0)
 		rc = secretbox_copy(keyfile, dest_key, &cause);
 	if (rc == 0 && access(keyfile, F_OK) == 0)

@@ -1012,6 +1012,34 @@ store_state_index(const unsigned char *s)
 	return DS_PENDING;
 }
 
+int
+store_file_sealed(const char *path, int64_t *n, char **cause)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	*n = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, stmt_sql[S_SEALED], -1, &s, NULL) !=
+	    SQLITE_OK) {
+		*cause = xasprintf("open %s: %s", path, db ?
+		    sqlite3_errmsg(db) : "out of memory");
+		goto done;
+	}
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		*cause = xasprintf("read %s: %s", path, sqlite3_errmsg(db));
+		goto done;
+	}
+	*n = sqlite3_column_int64(s, 0);
+	rc = 0;
+done:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return rc;
+}
+
 /* ---- backup -------------------------------------------------------- */
 
 int

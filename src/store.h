@@ -83,6 +83,9 @@ int store_schema_version(struct store *);
 /* 0 while the last write failed (full disk, I/O error) and no event has
  * been stored since; 1 otherwise. */
 int store_writable(struct store *);
+/* How many subscription secrets the database file holds sealed. */
+int store_file_sealed(const char *path, int64_t *n, char **cause)
+    __attribute__((warn_unused_result));
 /*
  * Copies the database at path to dest with SQLite's online backup (a
  * running sluiced keeps working meanwhile); -1 and *cause on error.

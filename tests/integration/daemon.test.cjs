@@ -51,6 +51,10 @@ test('an unknown flag or a bad value is one line on stderr and exit 2', async ()
 			[['--listen', 'nonsense'], /listen/],
 			[['--listen', '127.0.0.1:99999'], /listen/],
 			[['--listen', 'no_such_host:80'], /listen/],
+			[['--sink-deny', 'bogus'], /sink_deny: not a CIDR: bogus/],
+			[['--sink-deny', '10.0.0.0/33'], /sink_deny/],
+			[['--ca-file', path.join(dir, 'no-such.pem')],
+			    /ca_file: .*no-such\.pem: No such file/],
 			[['--listen', '-bad.example:80'], /listen/],
 			[['--idle-timeout', 'forever'], /idle_timeout|idle-timeout/],
 		];

@@ -389,6 +389,26 @@ test('secrets are not in the database file in clear; a restart with the ' +
 	await s.stop();
 });
 
+test('--backup refuses to copy sealed secrets without their key file (a --secret-key-file sluiced runs with, not given)', async (t) => {
+	const dir = tempDir(t);
+	const key = path.join(dir, 'elsewhere.key');
+	const s = await start({ t, args: ['--secret-key-file', key] });
+	const secret = 'whsec_' + crypto.randomBytes(24).toString('base64');
+	const r = await s.api('POST', '/api/v1/subscriptions', {
+		sink: 'http://127.0.0.1:9/nowhere', secret, state: 'pub_only' });
+	assert.equal(r.status, 201, r.text);
+	const copy = path.join(dir, 'copy.db');
+	const b = await run(['--db', s.db, '--backup', copy]);
+	assert.notEqual(b.code, 0, b.stderr);
+	assert.match(b.stderr, /1 subscription secret\(s\) .* sealed .*--secret-key-file/);
+	assert.ok(!fs.existsSync(copy), 'nothing was written');
+	const ok = await run(['--db', s.db, '--backup', copy,
+		'--secret-key-file', key]);
+	assert.equal(ok.code, 0, ok.stderr);
+	assert.deepEqual(fs.readFileSync(`${copy}.key`), fs.readFileSync(key));
+	await s.stop();
+});
+
 test('a copy restored without its key file is refused with a message ' +
     'naming the key file', async (t) => {
 	const s = await start({ t });
