@@ -1012,6 +1012,8 @@ store_state_index(const unsigned char *s)
 	return DS_PENDING;
 }
 
+/* ---- backup -------------------------------------------------------- */
+
 int
 store_file_sealed(const char *path, int64_t *n, char **cause)
 {
@@ -1039,8 +1041,6 @@ done:
 	sqlite3_close(db);
 	return rc;
 }
-
-/* ---- backup -------------------------------------------------------- */
 
 int
 store_backup(const char *path, const char *dest, char **cause)
