@@ -946,7 +946,7 @@ test('a push in flight counts as inflight in the subscription status, /api/v1/st
 test('a push in flight reads inflight in the queue list, its state filter, the message detail and the event\'s queues; delivered after the answer', async (t) => {
 	const s = await start({ t, args: ['--stats-interval', '0'] });
 	const sink = await startSink({ t });
-	sink.always({ delayMs: 2500 });
+	sink.always({ delayMs: 4000 });	/* time to look while they fly */
 	await s.createTopic('flyq');
 	const a = await createSub(s, { topic: 'flyq', sink: `${sink.url}/slow`,
 		timeout_ms: 20000, max_inflight: 2 });
@@ -983,7 +983,7 @@ test('a push in flight reads inflight in the queue list, its state filter, the m
 test('purge leaves a message whose push is on its way (it reads inflight): the others go, it is delivered once', async (t) => {
 	const s = await start({ t, args: ['--stats-interval', '0'] });
 	const sink = await startSink({ t });
-	sink.always({ delayMs: 1500 });
+	sink.always({ delayMs: 3000 });
 	await s.createTopic('purgefly');
 	const a = await createSub(s, { topic: 'purgefly',
 		sink: `${sink.url}/slow`, timeout_ms: 20000 });

@@ -732,6 +732,8 @@ test('a delete waits for a live refresh in flight, which then finds the subscrip
 	assert.ok(answers.includes('DELETE 204'), answers.join(', '));
 });
 
+/* The tests below keep what they create: deleting a subscription while its
+ * page refreshes live would make that refresh a 404 (a console error). */
 test('edit: clearing the name gives the subscription its default name back',
     async (t) => {
 	if (gate(t, skipAll))
@@ -745,8 +747,6 @@ test('edit: clearing the name gives the subscription its default name back',
 	await page.waitForURL(new RegExp(`#/subscriptions/${c.json.id}$`));
 	await until(async () => (await subscription(c.json.id)).name ===
 	    `POST ${sink.url}/named`, 'the default name');
-	assert.equal((await s.api('DELETE',
-	    `/api/v1/subscriptions/${c.json.id}`)).status, 204);
 });
 
 test('queue browser: retry and purge of a state are off while it holds nothing',
@@ -762,8 +762,6 @@ test('queue browser: retry and purge of a state are off while it holds nothing',
 	await until(async () => await retry.isDisabled() &&
 	    await page.getByRole('button', { name: 'Purge all dead…' })
 		.isDisabled(), 'both off');
-	assert.equal((await s.api('DELETE',
-	    `/api/v1/subscriptions/${c.json.id}`)).status, 204);
 });
 
 test('410 Gone: the page says why the subscription is off; Resume explains that a state change turns it on',
@@ -811,8 +809,6 @@ test('410 Gone: the page says why the subscription is off; Resume explains that 
 	    'one live region says it');
 	await until(async () => (await subscription(id)).status.queue
 	    .delivered === 1, 'delivered after the state change');
-	assert.equal((await s.api('DELETE', `/api/v1/subscriptions/${id}`))
-	    .status, 204);
 });
 
 test('system events page filters by operation',
