@@ -330,6 +330,19 @@ struct msg_op {
 	int rc;
 };
 
+/* One retry or purge: of the msgs listed (state -1), or of a state. */
+static int
+msg_op_target_apply(struct api_tx *t, struct msg_op *op, int state,
+    const int64_t *msgs, size_t nmsgs, const struct purge_keep *keep,
+    int64_t *n)
+{
+	if (op->action == A_RETRY)
+		return store_tx_messages_retry(t->tx, op->sub_id, state, msgs,
+		    nmsgs, n);
+	return store_tx_messages_purge(t->tx, op->sub_id, state, msgs, nmsgs,
+	    keep, n);
+}
+
 /*
  * Retries or purges the messages listed, or those in each state asked.
  * A purge leaves the messages whose push is on its way: they show as
@@ -339,8 +352,7 @@ static int
 msg_op_messages(struct api_tx *t, struct msg_op *op)
 {
 	struct purge_keep keep = { NULL, 0 };
-	int64_t *flight = NULL, *msgs, n;
-	size_t nmsgs;
+	int64_t *flight = NULL, n;
 	int st, rc = STORE_OK;
 
 	if (op->action == A_PURGE) {
@@ -349,20 +361,15 @@ msg_op_messages(struct api_tx *t, struct msg_op *op)
 		keep.msgs = flight;
 	}
 	op->affected = 0;
-	for (st = op->states == 0 ? -1 : 0; st < 4 && rc == STORE_OK; st++) {
-		if (st >= 0 && (op->states & MSG_STATE(st)) == 0)
+	if (op->states == 0)
+		rc = msg_op_target_apply(t, op, -1, op->msgs, op->nmsgs, &keep,
+		    &op->affected);
+	for (st = 0; st < 4 && op->states != 0 && rc == STORE_OK; st++) {
+		if ((op->states & MSG_STATE(st)) == 0)
 			continue;
-		msgs = st < 0 ? op->msgs : NULL;
-		nmsgs = st < 0 ? op->nmsgs : 0;
-		rc = op->action == A_RETRY ?
-		    store_tx_messages_retry(t->tx, op->sub_id, st, msgs, nmsgs,
-		    &n) :
-		    store_tx_messages_purge(t->tx, op->sub_id, st, msgs, nmsgs,
-		    &keep, &n);
+		rc = msg_op_target_apply(t, op, st, NULL, 0, &keep, &n);
 		if (rc == STORE_OK)
 			op->affected += n;
-		if (st < 0)
-			break; /* by msgs */
 	}
 	free(flight);
 	return rc;

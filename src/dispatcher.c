@@ -1384,19 +1384,12 @@ dispatcher_flight(struct dispatcher *d, int64_t sub_id, int64_t **msgs)
 int
 dispatcher_flying(struct dispatcher *d, int64_t sub_id, int64_t msg)
 {
-	const struct request *r;
-	struct dsub *ds;
-	size_t i;
-	int found = 0;
+	int64_t *msgs;
+	size_t n = dispatcher_flight(d, sub_id, &msgs);
+	int found = n > 0 && bsearch(&msg, msgs, n, sizeof *msgs,
+	    fmt_msg_cmp) != NULL;
 
-	if (d == NULL)
-		return 0;
-	pthread_mutex_lock(&d->lock);
-	if ((ds = dsub_find(d, sub_id)) != NULL)
-		for (r = ds->flight; r != NULL && !found; r = r->fnext)
-			for (i = 0; i < r->n && !found; i++)
-				found = r->rows[i].msg == msg;
-	pthread_mutex_unlock(&d->lock);
+	free(msgs);
 	return found;
 }
 

@@ -367,26 +367,19 @@ store_tx_sub_delete(struct store_tx *tx, int64_t id)
 	return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
-/* A reader for selects that only ask whether a row is there. */
-static void
-store_read_nothing(sqlite3_stmt *s, void *row)
-{
-}
-
 int
 store_tx_sub_pause(struct store_tx *tx, int64_t id, int64_t until,
     const char *reason)
 {
-	char *rows;
+	int64_t n, *rows;
 	size_t k;
-	int64_t n;
 	int rc = store_tx_exec(tx, S_SUB_PAUSE, &n, "iit", id, until,
 	    until > 0 ? reason : NULL);
 
 	if (rc == STORE_OK && n == 0) {
 		/* not there, or gone */
-		rc = store_tx_select(tx, S_SUB_STATUS, sizeof(char),
-		    store_read_nothing, (void **)&rows, &k, "i", id);
+		rc = store_tx_select(tx, S_SUB_STATUS, sizeof *rows,
+		    store_read_int, (void **)&rows, &k, "i", id);
 		free(rows);
 		return rc != STORE_OK ? rc : k > 0 ? STORE_CONFLICT :
 		    STORE_NOTFOUND;

@@ -60,11 +60,11 @@ store_read_message(sqlite3_stmt *s, void *row)
 	r->prefix = store_col_blob(s, 12, &r->prefix_len);
 }
 
+/* Whether msg is among the n sorted ids of v. */
 static int
-msg_flying(const struct message_query *q, int64_t msg)
+msgs_have(const int64_t *v, size_t n, int64_t msg)
 {
-	return q->nflight > 0 && bsearch(&msg, q->flight, q->nflight,
-	    sizeof *q->flight, fmt_msg_cmp) != NULL;
+	return n > 0 && bsearch(&msg, v, n, sizeof *v, fmt_msg_cmp) != NULL;
 }
 
 static int
@@ -176,7 +176,8 @@ store_messages_list(struct store *st, const struct message_query *q,
 	for (i = k = 0; i < *n; i++) {
 		struct message_row *r = &(*rows)[i];
 
-		if (r->state == DS_PENDING && msg_flying(q, r->msg)) {
+		if (r->state == DS_PENDING && msgs_have(q->flight, q->nflight,
+		    r->msg)) {
 			if (q->state == DS_PENDING) {
 				message_row_clear(r);
 				continue;
@@ -395,8 +396,7 @@ store_tx_messages_purge(struct store_tx *tx, int64_t sub_id, int state,
 	}
 	left = xcalloc(nmsgs + 1, sizeof *left);
 	for (i = 0; i < nmsgs; i++)
-		if (bsearch(&msgs[i], keep->msgs, keep->n, sizeof *keep->msgs,
-		    fmt_msg_cmp) == NULL)
+		if (!msgs_have(keep->msgs, keep->n, msgs[i]))
 			left[nleft++] = msgs[i];
 	rc = store_tx_messages(tx, S_PURGE_STATE, S_PURGE_MSG, sub_id, state,
 	    left, nleft, -1, affected);
