@@ -103,6 +103,19 @@ new_sub(struct store *st, struct setup *su)
 	return su->sub_id;
 }
 
+/* Records outcomes for a new subscription in one job; reads its status. */
+static void
+run_case(struct store *st, struct setup *su, const struct outcome_in *o,
+    size_t n, const char *what, int64_t *failures, int64_t *success,
+    char **err)
+{
+	struct job j = { 0, o, n, 0, 0 };
+
+	j.sub_id = new_sub(st, su);
+	is_int(store_run(st, job_apply, &j, 0), 0, "%s", what);
+	status(st, j.sub_id, failures, success, err);
+}
+
 int
 main(void)
 {
@@ -127,37 +140,22 @@ main(void)
 		return 1;
 	}
 
-	{
-		struct job j = { 0, ok_then_fail, 2, 0, 0 };
-
-		j.sub_id = new_sub(st, &su);
-		is_int(store_run(st, job_apply, &j, 0), 0, "ok, then fail");
-		status(st, j.sub_id, &failures, &success, &err);
-		is_int(failures, 1, "ok then fail: the failure's count stands");
-		ok(success > 0, "ok then fail: last_success_at was written");
-		is_str(err, "boom", "ok then fail: last_error");
-		free(err);
-	}
-	{
-		struct job j = { 0, fail_then_ok, 2, 0, 0 };
-
-		j.sub_id = new_sub(st, &su);
-		is_int(store_run(st, job_apply, &j, 0), 0, "fail, then ok");
-		status(st, j.sub_id, &failures, &success, &err);
-		is_int(failures, 0, "fail then ok: the success clears the count");
-		ok(success > 0, "fail then ok: last_success_at");
-		free(err);
-	}
-	{
-		struct job j = { 0, oks, 3, 0, 0 };
-
-		j.sub_id = new_sub(st, &su);
-		is_int(store_run(st, job_apply, &j, 0), 0, "three successes");
-		status(st, j.sub_id, &failures, &success, &err);
-		is_int(failures, 0, "three successes: no failures");
-		ok(success > 0, "three successes: last_success_at");
-		free(err);
-	}
+	run_case(st, &su, ok_then_fail, 2, "ok then fail", &failures,
+	    &success, &err);
+	is_int(failures, 1, "ok then fail: the failure's count stands");
+	ok(success > 0, "ok then fail: last_success_at was written");
+	is_str(err, "boom", "ok then fail: last_error");
+	free(err);
+	run_case(st, &su, fail_then_ok, 2, "fail then ok", &failures,
+	    &success, &err);
+	is_int(failures, 0, "fail then ok: the success clears the count");
+	ok(success > 0, "fail then ok: last_success_at");
+	free(err);
+	run_case(st, &su, oks, 3, "three successes", &failures, &success,
+	    &err);
+	is_int(failures, 0, "three successes: no failures");
+	ok(success > 0, "three successes: last_success_at");
+	free(err);
 	{
 		/*
 		 * One transaction: a blocker holds the writer while a job
