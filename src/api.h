@@ -79,6 +79,15 @@ struct api_tx {
 	struct app *app;
 	const char *actor;	 /* for system events */
 	struct route_hits *hits; /* subscriptions to wake after the commit */
+	int64_t changed_sub;	 /* API_RELOAD_SUB: the one it changed */
+};
+
+/* What of the catalog an admin write changed, to re-read after its commit. */
+enum api_reload {
+	API_RELOAD_NONE,
+	API_RELOAD_SUB,	   /* one subscription: api_tx.changed_sub */
+	API_RELOAD_TOPICS, /* topics, no subscription */
+	API_RELOAD_ALL,
 };
 
 /*
@@ -107,7 +116,8 @@ int api_whole(const char *s, int64_t max, int64_t *out);
  * arg belongs to the caller until reply.
  */
 void api_write(struct http_req *, int (*apply)(struct api_tx *, void *),
-    void (*reply)(struct http_req *, void *, int), void *arg, int reload);
+    void (*reply)(struct http_req *, void *, int), void *arg,
+    enum api_reload reload);
 /* Records a system event in the job's transaction. */
 int api_sysevent(struct api_tx *, const char *entity, const char *operation,
     const char *entity_id, json_t *metadata)

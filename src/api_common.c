@@ -105,7 +105,8 @@ struct api_write_job {
 	int (*apply)(struct api_tx *, void *);
 	void (*reply)(struct http_req *, void *, int);
 	void *arg;
-	int reload;
+	enum api_reload reload;
+	int64_t changed_sub;
 	struct route_hits hits;
 };
 
@@ -113,12 +114,26 @@ static int
 api_write_apply(struct store_tx *tx, void *arg)
 {
 	struct api_write_job *w = arg;
-	struct api_tx t = { tx, w->app, w->actor, &w->hits };
+	struct api_tx t = { tx, w->app, w->actor, &w->hits, 0 };
 	int rc = w->apply(&t, w->arg);
 
 	if (rc != 0)
 		route_hits_clear(&w->hits);
+	w->changed_sub = t.changed_sub;
 	return rc;
+}
+
+/* Re-reads what the committed job changed: all of it if it did not say. */
+static int
+api_write_reload(struct api_write_job *w)
+{
+	struct catalog *c = w->app->catalog;
+
+	if (w->reload == API_RELOAD_SUB && w->changed_sub > 0)
+		return catalog_reload_sub(c, w->changed_sub);
+	if (w->reload == API_RELOAD_TOPICS)
+		return catalog_reload_topics(c);
+	return catalog_reload(c);
 }
 
 static void
@@ -126,11 +141,11 @@ api_write_done(void *arg, int rc)
 {
 	struct api_write_job *w = arg;
 
-	if (rc == STORE_OK && w->reload &&
-	    catalog_reload(w->app->catalog) != 0)
+	if (rc == STORE_OK && w->reload != API_RELOAD_NONE &&
+	    api_write_reload(w) != 0)
 		log_error("api", "catalog: reload failed after a change");
 	if (rc == STORE_OK) {
-		if (w->reload)
+		if (w->reload != API_RELOAD_NONE)
 			dispatcher_reload(w->app->dispatcher);
 		api_wake(w->app, &w->hits);
 	}
@@ -163,7 +178,8 @@ api_wake(struct app *app, const struct route_hits *hits)
 
 void
 api_write(struct http_req *req, int (*apply)(struct api_tx *, void *),
-    void (*reply)(struct http_req *, void *, int), void *arg, int reload)
+    void (*reply)(struct http_req *, void *, int), void *arg,
+    enum api_reload reload)
 {
 	struct api_write_job *w = xcalloc(1, sizeof *w);
 

@@ -561,7 +561,7 @@ msg_action(struct http_req *req, enum msg_action action)
 	    action == A_RETRY ? MSG_STATE(DS_DEAD) : MSG_PURGE_DEFAULT) != 0)
 		goto fail;
 	json_decref(body);
-	api_write(req, msg_op_apply, msg_op_reply, op, 0);
+	api_write(req, msg_op_apply, msg_op_reply, op, API_RELOAD_NONE);
 	return;
 fail:
 	json_decref(body);

@@ -51,7 +51,7 @@ api_readyz(struct http_req *req)
 		    "since");
 		return;
 	}
-	api_write(req, readyz_apply, readyz_reply, NULL, 0);
+	api_write(req, readyz_apply, readyz_reply, NULL, API_RELOAD_NONE);
 }
 
 /* Resident memory of this process, bytes (0 if unknown). */

@@ -220,7 +220,7 @@ api_sub_pull(struct http_req *req)
 	p->sub_id = s->id;
 	p->max = max;
 	p->lease_ms = lease_ms;
-	api_write(req, pull_apply, pull_reply, p, 0);
+	api_write(req, pull_apply, pull_reply, p, API_RELOAD_NONE);
 	p = NULL;
 done:
 	if (p != NULL)
@@ -339,7 +339,7 @@ receipt_action(struct http_req *req, int ok)
 		}
 		p->given[p->ngiven++] = xstrdup(json_string_value(r));
 	}
-	api_write(req, receipt_apply, receipt_reply, p, 0);
+	api_write(req, receipt_apply, receipt_reply, p, API_RELOAD_NONE);
 	p = NULL;
 done:
 	if (p != NULL)

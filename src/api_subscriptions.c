@@ -195,7 +195,6 @@ sub_create_apply(struct api_tx *t, void *arg)
 	struct sub_write *w = arg;
 	struct sub_row r;
 	char *spec, id[32];
-
 	json_t *meta;
 
 	sub_row_of(t->app, w->sub, &r, &spec);
@@ -203,6 +202,7 @@ sub_create_apply(struct api_tx *t, void *arg)
 	free(spec);
 	free(r.secret);
 	if (w->rc == STORE_OK) {
+		t->changed_sub = w->id;
 		snprintf(id, sizeof id, "%lld", (long long)w->id);
 		meta = json_pack("{ssss}", "topic", w->sub->topic, "name",
 		    w->sub->name);
@@ -303,7 +303,7 @@ api_subs_create(struct http_req *req)
 		sub_write_free(w);
 		return;
 	}
-	api_write(req, sub_create_apply, sub_write_reply, w, 1);
+	api_write(req, sub_create_apply, sub_write_reply, w, API_RELOAD_SUB);
 }
 
 void
@@ -408,6 +408,7 @@ sub_update_apply(struct api_tx *t, void *arg)
 	free(spec);
 	free(r.secret);
 	if (w->rc == STORE_OK) {
+		t->changed_sub = w->id;
 		snprintf(id, sizeof id, "%lld", (long long)w->id);
 		meta = json_pack("{ssss}", "fields", w->changed, "state",
 		    sub_state_name(w->sub->state));
@@ -442,7 +443,7 @@ api_sub_update(struct http_req *req)
 	w->changed = buf_take(&changed, NULL);
 	/* checked here for a quick 400; applied again in the job */
 	w->body = body;
-	api_write(req, sub_update_apply, sub_write_reply, w, 1);
+	api_write(req, sub_update_apply, sub_write_reply, w, API_RELOAD_SUB);
 }
 
 static int
@@ -453,6 +454,7 @@ sub_delete_apply(struct api_tx *t, void *arg)
 
 	w->rc = store_tx_sub_delete(t->tx, w->id);
 	if (w->rc == STORE_OK) {
+		t->changed_sub = w->id;
 		snprintf(id, sizeof id, "%lld", (long long)w->id);
 		w->rc = api_sysevent(t, "subscription", "delete", id, NULL);
 	}
@@ -484,5 +486,6 @@ api_sub_delete(struct http_req *req)
 		return;
 	w = xcalloc(1, sizeof *w);
 	w->id = id;
-	api_write(req, sub_delete_apply, sub_delete_reply, w, 1);
+	api_write(req, sub_delete_apply, sub_delete_reply, w,
+	    API_RELOAD_SUB);
 }

@@ -224,7 +224,8 @@ api_topics_create(struct http_req *req)
 		topic_write_free(w);
 		goto done;
 	}
-	api_write(req, topic_create_apply, topic_create_reply, w, 1);
+	api_write(req, topic_create_apply, topic_create_reply, w,
+	    API_RELOAD_TOPICS);
 done:
 	json_decref(body);
 }
@@ -328,7 +329,8 @@ api_topic_update(struct http_req *req)
 		goto done;
 	}
 	topic_row_clear(&t);
-	api_write(req, topic_update_apply, topic_update_reply, w, 1);
+	api_write(req, topic_update_apply, topic_update_reply, w,
+	    API_RELOAD_TOPICS);
 done:
 	json_decref(body);
 }
@@ -424,5 +426,6 @@ api_topic_delete(struct http_req *req)
 	w->name = xstrdup(t.name);
 	w->force = force != NULL && strcmp(force, "true") == 0;
 	topic_row_clear(&t);
-	api_write(req, topic_delete_apply, topic_delete_reply, w, 1);
+	api_write(req, topic_delete_apply, topic_delete_reply, w,
+	    API_RELOAD_ALL);
 }

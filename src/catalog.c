@@ -1,8 +1,11 @@
 /*
  * catalog.c: the in-memory view of topics and subscriptions (with their
- * filters compiled).  Reloaded whole after each committed change (changes
- * are rare; lookups are per event), swapped under a mutex, freed by
- * reference count.
+ * filters compiled).  A committed change builds a new view, swapped in
+ * under a mutex; a view is freed by reference count.  A change to one
+ * subscription re-reads that one and shares the others with the view
+ * before (each subscription counts the views that hold it), so a burst of
+ * admin writes costs O(subscriptions) pointer copies each, not a re-parse
+ * of every subscription.
  *
  * Thread-safe.
  */
@@ -22,7 +25,9 @@
 struct catalog {
 	struct store *store;
 	const struct secretbox *secrets;
-	pthread_mutex_t lock; /* guards current and every view's refs */
+	pthread_mutex_t lock;	/* guards current and every view's refs */
+	pthread_mutex_t reload; /* one reload at a time: none swaps in a
+				   view built from an older read */
 	struct catalog_view *current;
 };
 
@@ -35,6 +40,21 @@ catalog_sub_cmp(const void *a, const void *b)
 	if (x->topic_id != y->topic_id)
 		return x->topic_id < y->topic_id ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A subscription is shared by the views built since it was last read. */
+static struct sub *
+catalog_sub_hold(struct sub *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+static void
+catalog_sub_drop(struct sub *s)
+{
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		sub_free(s);
 }
 
 static void
@@ -50,7 +70,7 @@ catalog_view_free(struct catalog_view *v)
 	}
 	free(v->topics);
 	for (i = 0; i < v->nsubs; i++)
-		sub_free(v->subs[i]);
+		catalog_sub_drop(v->by_id[i]);
 	free(v->subs);
 	free(v->by_id);
 	free(v);
@@ -64,6 +84,7 @@ catalog_new(struct store *store, const struct secretbox *secrets)
 	c->store = store;
 	c->secrets = secrets;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->reload, NULL);
 	c->current = xcalloc(1, sizeof *c->current);
 	c->current->refs = 1;
 	return c;
@@ -75,64 +96,83 @@ catalog_free(struct catalog *c)
 	if (c == NULL)
 		return;
 	catalog_view_free(c->current);
+	pthread_mutex_destroy(&c->reload);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-/* Loads every subscription; one that does not parse is logged, skipped. */
+/*
+ * Makes a subscription from its stored row, taking the row's topic and
+ * name; NULL (logged) if it does not load.
+ */
+static struct sub *
+catalog_sub_make(struct catalog *c, struct sub_row *row)
+{
+	struct sub *s;
+	char *cause;
+
+	if ((s = sub_load(row->spec, &cause)) == NULL) {
+		log_error("catalog", "subscription %lld: %s",
+		    (long long)row->id, cause);
+		free(cause);
+		return NULL;
+	}
+	s->id = row->id;
+	s->topic_id = row->topic_id;
+	free(s->topic);
+	free(s->name);
+	free(s->secret);
+	s->topic = row->topic;
+	s->name = row->name;
+	row->topic = row->name = NULL;
+	s->secret = NULL;
+	if (row->secret != NULL &&
+	    (s->secret = secretbox_unseal(c->secrets, row->secret)) == NULL) {
+		/* never deliver unsigned what should be signed */
+		log_error("catalog", "subscription %lld: its secret does not "
+		    "open with this key file: skipped", (long long)s->id);
+		sub_free(s);
+		return NULL;
+	}
+	if (sub_state_parse(row->state, &s->state) != 0)
+		s->state = SUB_DISABLED;
+	s->created_at = row->created_at;
+	s->updated_at = row->updated_at;
+	s->refs = 1;
+	return s;
+}
+
+/* Orders a view's subscriptions by topic from by_id (filled, in id order). */
+static void
+catalog_view_index(struct catalog_view *v)
+{
+	v->subs = xmemdup(v->by_id, (v->nsubs + 1) * sizeof *v->subs);
+	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
+}
+
+/* Loads every subscription; one that does not load is skipped. */
 static int
 catalog_load_subs(struct catalog *c, struct catalog_view *v)
 {
 	struct sub_row *rows;
 	struct sub *s;
-	char *cause;
 	size_t n, i;
 
 	if (store_subs_all(c->store, &rows, &n) != STORE_OK)
 		return -1;
-	v->subs = xcalloc(n + 1, sizeof *v->subs);
-	for (i = 0; i < n; i++) {
-		if ((s = sub_load(rows[i].spec, &cause)) == NULL) {
-			log_error("catalog", "subscription %lld: %s",
-			    (long long)rows[i].id, cause);
-			free(cause);
-			continue;
-		}
-		s->id = rows[i].id;
-		s->topic_id = rows[i].topic_id;
-		free(s->topic);
-		free(s->name);
-		free(s->secret);
-		s->topic = rows[i].topic;
-		s->name = rows[i].name;
-		rows[i].topic = rows[i].name = NULL;
-		s->secret = NULL;
-		if (rows[i].secret != NULL && (s->secret = secretbox_unseal(
-		    c->secrets, rows[i].secret)) == NULL) {
-			/* never deliver unsigned what should be signed */
-			log_error("catalog", "subscription %lld: its secret "
-			    "does not open with this key file: skipped",
-			    (long long)s->id);
-			sub_free(s);
-			continue;
-		}
-		if (sub_state_parse(rows[i].state, &s->state) != 0)
-			s->state = SUB_DISABLED;
-		s->created_at = rows[i].created_at;
-		s->updated_at = rows[i].updated_at;
-		v->subs[v->nsubs++] = s;
-	}
-	sub_rows_free(rows, n);
 	/* store_subs_all reads them in id order */
-	v->by_id = xmemdup(v->subs, (v->nsubs + 1) * sizeof *v->subs);
-	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
+	v->by_id = xcalloc(n + 1, sizeof *v->by_id);
+	for (i = 0; i < n; i++)
+		if ((s = catalog_sub_make(c, &rows[i])) != NULL)
+			v->by_id[v->nsubs++] = s;
+	sub_rows_free(rows, n);
+	catalog_view_index(v);
 	return 0;
 }
 
-int
-catalog_reload(struct catalog *c)
+static int
+catalog_load_topics(struct catalog *c, struct catalog_view *v)
 {
-	struct catalog_view *v = xcalloc(1, sizeof *v), *old;
 	struct topic_row *rows;
 	char *after = NULL;
 	size_t n, i;
@@ -141,7 +181,6 @@ catalog_reload(struct catalog *c)
 		if (store_topics_list(c->store, after, 1000, &rows, &n) !=
 		    STORE_OK) {
 			free(after);
-			catalog_view_free(v);
 			return -1;
 		}
 		v->topics = xrealloc(v->topics,
@@ -161,10 +200,30 @@ catalog_reload(struct catalog *c)
 			break;
 	}
 	free(after);
-	if (catalog_load_subs(c, v) != 0) {
-		catalog_view_free(v);
-		return -1;
+	return 0;
+}
+
+static void
+catalog_copy_topics(struct catalog_view *v, const struct catalog_view *from)
+{
+	size_t i;
+
+	v->topics = xcalloc(from->ntopics + 1, sizeof *v->topics);
+	for (i = 0; i < from->ntopics; i++) {
+		v->topics[i].id = from->topics[i].id;
+		v->topics[i].name = xstrdup(from->topics[i].name);
+		v->topics[i].publish_token = from->topics[i].publish_token ?
+		    xstrdup(from->topics[i].publish_token) : NULL;
 	}
+	v->ntopics = from->ntopics;
+}
+
+/* Makes v current (taking it) and lets go of the view it replaces. */
+static void
+catalog_swap(struct catalog *c, struct catalog_view *v)
+{
+	struct catalog_view *old;
+
 	v->refs = 1;
 	pthread_mutex_lock(&c->lock);
 	old = c->current;
@@ -173,6 +232,84 @@ catalog_reload(struct catalog *c)
 		old = NULL;
 	pthread_mutex_unlock(&c->lock);
 	catalog_view_free(old);
+}
+
+int
+catalog_reload(struct catalog *c)
+{
+	struct catalog_view *v = xcalloc(1, sizeof *v);
+
+	pthread_mutex_lock(&c->reload);
+	if (catalog_load_topics(c, v) != 0 || catalog_load_subs(c, v) != 0) {
+		pthread_mutex_unlock(&c->reload);
+		catalog_view_free(v);
+		return -1;
+	}
+	catalog_swap(c, v);
+	pthread_mutex_unlock(&c->reload);
+	return 0;
+}
+
+int
+catalog_reload_topics(struct catalog *c)
+{
+	struct catalog_view *v = xcalloc(1, sizeof *v), *cur;
+	size_t i;
+
+	pthread_mutex_lock(&c->reload);
+	if (catalog_load_topics(c, v) != 0) {
+		pthread_mutex_unlock(&c->reload);
+		catalog_view_free(v);
+		return -1;
+	}
+	cur = catalog_acquire(c);
+	v->by_id = xcalloc(cur->nsubs + 1, sizeof *v->by_id);
+	for (i = 0; i < cur->nsubs; i++)
+		v->by_id[i] = catalog_sub_hold(cur->by_id[i]);
+	v->nsubs = cur->nsubs;
+	catalog_release(c, cur);
+	catalog_view_index(v);
+	catalog_swap(c, v);
+	pthread_mutex_unlock(&c->reload);
+	return 0;
+}
+
+int
+catalog_reload_sub(struct catalog *c, int64_t id)
+{
+	struct catalog_view *v, *cur;
+	struct sub_row row;
+	struct sub *s = NULL;
+	size_t at, i;
+	int rc;
+
+	pthread_mutex_lock(&c->reload);
+	rc = store_sub_get(c->store, id, &row);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		pthread_mutex_unlock(&c->reload);
+		return -1;
+	}
+	if (rc == STORE_OK) {
+		s = catalog_sub_make(c, &row); /* NULL: left out, as by reload */
+		sub_row_clear(&row);
+	}
+	v = xcalloc(1, sizeof *v);
+	cur = catalog_acquire(c);
+	catalog_copy_topics(v, cur);
+	v->by_id = xcalloc(cur->nsubs + 2, sizeof *v->by_id);
+	at = catalog_sub_from(cur, id);
+	for (i = 0; i < at; i++)
+		v->by_id[v->nsubs++] = catalog_sub_hold(cur->by_id[i]);
+	if (s != NULL)
+		v->by_id[v->nsubs++] = s;
+	if (at < cur->nsubs && cur->by_id[at]->id == id)
+		at++;
+	for (i = at; i < cur->nsubs; i++)
+		v->by_id[v->nsubs++] = catalog_sub_hold(cur->by_id[i]);
+	catalog_release(c, cur);
+	catalog_view_index(v);
+	catalog_swap(c, v);
+	pthread_mutex_unlock(&c->reload);
 	return 0;
 }
 

@@ -754,7 +754,7 @@ outcome_done(void *arg, int rc)
 	else
 		atomic_fetch_add(&d->app->metrics->messages_dead,
 		    (unsigned)o->ndead);
-	if (o->gone && catalog_reload(d->app->catalog) != 0)
+	if (o->gone && catalog_reload_sub(d->app->catalog, r->sub->id) != 0)
 		log_error("dispatch", "catalog: reload failed");
 	pthread_mutex_lock(&d->lock);
 	if (o->early)

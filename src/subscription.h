@@ -52,6 +52,7 @@ struct sub {
 	int validate;		    /* run the handshake first */
 	int64_t created_at;
 	int64_t updated_at;
+	int refs; /* catalog views that hold it (catalog.c, atomically) */
 };
 
 const char *sub_state_name(enum sub_state);
