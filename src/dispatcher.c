@@ -1277,8 +1277,9 @@ dispatcher_stop(struct dispatcher *d)
 	for (w = 0; w < d->nworkers; w++)
 		pthread_join(d->workers[w].thread, NULL);
 	pthread_join(d->janitor, NULL);
-	/* completion jobs queued in the writer before this must find us */
-	store_run(d->app->store, dispatcher_barrier, NULL, 0);
+	/* jobs queued in the writer before this must find us (exclusive:
+	 * it runs after all of them) */
+	store_run(d->app->store, dispatcher_barrier, NULL, 1);
 	for (w = 0; w < d->nworkers; w++)
 		deliver_free(d->workers[w].dl);
 	for (i = 0; i < d->nsubs; i++) {

@@ -541,12 +541,59 @@ store_run_batch(struct store *st, struct store_job *batch)
 	}
 }
 
+/* Takes the first job off the queue (st->lock held). */
+static struct store_job *
+store_take_head(struct store *st)
+{
+	struct store_job *j = st->head;
+
+	if ((st->head = j->next) == NULL)
+		st->tail = NULL;
+	j->next = NULL;
+	return j;
+}
+
+/*
+ * Takes up to max_batch plain jobs off the queue (st->lock held), in
+ * their order, passing the exclusive ones between them; NULL if none.
+ */
+static struct store_job *
+store_take_plain(struct store *st)
+{
+	struct store_job *batch = NULL, **tailp = &batch, **pp, *j,
+			 *prev = NULL;
+	int n = 0;
+
+	for (pp = &st->head; (j = *pp) != NULL && n < st->opt.max_batch;) {
+		if (j->exclusive) {
+			prev = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (st->tail == j)
+			st->tail = prev;
+		j->next = NULL;
+		*tailp = j;
+		tailp = &j->next;
+		n++;
+	}
+	return batch;
+}
+
+/*
+ * The writer runs a batch of plain jobs, or one exclusive job, and the two
+ * kinds take turns: a plain job may pass exclusive ones queued before it,
+ * while an exclusive job runs only from the head of the queue.  So a run
+ * of admin writes, each committed alone, does not hold up the ingest
+ * queued behind it, and a stream of ingest does not starve them either.
+ */
 static void *
 store_writer_main(void *arg)
 {
 	struct store *st = arg;
-	struct store_job *batch, **tailp, *j;
-	int n;
+	struct store_job *batch;
+	int exclusive_turn = 0;
 
 	pthread_setname_np(pthread_self(), "sluice-writer");
 	pthread_mutex_lock(&st->lock);
@@ -555,22 +602,11 @@ store_writer_main(void *arg)
 			pthread_cond_wait(&st->wake, &st->lock);
 		if (st->head == NULL)
 			break;
-		/* a run of plain jobs, or one exclusive job alone */
-		batch = st->head;
-		tailp = &batch;
-		n = 0;
-		for (j = st->head; j != NULL && n < st->opt.max_batch; j = j->next) {
-			if (j->exclusive && n > 0)
-				break;
-			tailp = &j->next;
-			n++;
-			if (j->exclusive)
-				break;
-		}
-		st->head = *tailp;
-		*tailp = NULL;
-		if (st->head == NULL)
-			st->tail = NULL;
+		if (exclusive_turn && st->head->exclusive)
+			batch = store_take_head(st);
+		else if ((batch = store_take_plain(st)) == NULL)
+			batch = store_take_head(st); /* exclusive ones only */
+		exclusive_turn = !batch->exclusive;
 		pthread_mutex_unlock(&st->lock);
 		store_run_batch(st, batch);
 		pthread_mutex_lock(&st->lock);

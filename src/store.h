@@ -98,9 +98,13 @@ int store_backup(const char *path, const char *dest, char **cause)
  * with other jobs (its own savepoint: returning -1 rolls back its changes
  * only).  done runs after the commit with STORE_OK, STORE_FAILED when the
  * commit (or the job) failed on storage, or the job's own nonzero result.
- * An exclusive job is committed alone, and nothing after it runs before its
- * done returns: for changes that other jobs depend on (topics,
- * subscriptions).
+ * An exclusive job is committed alone, and no job runs between its commit
+ * and the end of its done: for changes that other jobs depend on (topics,
+ * subscriptions), which done makes visible.  Jobs run in the order they
+ * came, except that a plain job may run before an exclusive one that came
+ * earlier (the writer takes turns between a batch of plain jobs and one
+ * exclusive job).  So a job that must come after everything queued before
+ * it (a barrier) is exclusive.
  */
 typedef int (*store_apply_fn)(struct store_tx *, void *arg);
 typedef void (*store_done_fn)(void *arg, int rc);

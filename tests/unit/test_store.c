@@ -5,6 +5,9 @@
  * transaction writes the success first (last_success_at stands, the
  * failure's count wins), a success after a failure clears the count, and
  * a job that fails gives back a success it had taken from the batch.
+ * And the writer's order: a plain job passes exclusive ones queued before
+ * it, the two kinds take turns, and an exclusive job waits for all before
+ * it.
  */
 #include "autoconfig.h"
 
@@ -116,6 +119,48 @@ run_case(struct store *st, struct setup *su, const struct outcome_in *o,
 	status(st, j.sub_id, failures, success, err);
 }
 
+/* A job that notes when it ran. */
+struct mark {
+	char name;
+	char *order; /* the names, in the order the jobs ran */
+	int sleep_ms;
+};
+
+static int
+mark_apply(struct store_tx *tx, void *arg)
+{
+	struct mark *m = arg;
+
+	(void)tx;
+	if (m->sleep_ms > 0)
+		usleep((useconds_t)m->sleep_ms * 1000);
+	m->order[strlen(m->order)] = m->name;
+	return 0;
+}
+
+/*
+ * While the writer is busy, exclusive jobs E and F and plain jobs p and q
+ * queue up as E p F q, then an exclusive barrier Z.
+ */
+static void
+writer_order(struct store *st)
+{
+	char order[16] = "";
+	struct mark busy = { 'b', order, 200 }, e = { 'E', order, 0 },
+		    p = { 'p', order, 0 }, f = { 'F', order, 0 },
+		    q = { 'q', order, 0 }, z = { 'Z', order, 0 };
+
+	store_submit(st, mark_apply, job_done, &busy, 0);
+	usleep(50 * 1000);
+	store_submit(st, mark_apply, job_done, &e, 1);
+	store_submit(st, mark_apply, job_done, &p, 0);
+	store_submit(st, mark_apply, job_done, &f, 1);
+	store_submit(st, mark_apply, job_done, &q, 0);
+	is_int(store_run(st, mark_apply, &z, 1), 0, "the barrier ran");
+	/* after b's batch E's turn; then p and q pass F; Z comes last */
+	is_str(order, "bEpqFZ", "the writer's order");
+}
+
 int
 main(void)
 {
@@ -180,6 +225,7 @@ main(void)
 		ok(err == NULL, "the failed job's failure is not kept");
 		free(err);
 	}
+	writer_order(st);
 	store_close(st);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
