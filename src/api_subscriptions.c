@@ -16,6 +16,7 @@
 #include "api.h"
 #include "app.h"
 #include "catalog.h"
+#include "config.h"
 #include "fmt.h"
 #include "http_server.h"
 #include "secretbox.h"
@@ -83,6 +84,9 @@ api_sub_json(struct app *app, const struct sub *s)
 
 	json_object_set_new(o, "created_at", api_time_or_null(s->created_at));
 	json_object_set_new(o, "updated_at", api_time_or_null(s->updated_at));
+	json_object_set_new(o, "previous_secret_until",
+	    s->previous_secret_until > fmt_now_ms() ?
+	    api_time_or_null(s->previous_secret_until) : json_null());
 	json_object_set_new(o, "status", sub_status_json(app, s));
 	return o;
 }
@@ -386,27 +390,64 @@ sub_load_row(struct http_req *req, int64_t id)
  * Applies the PATCH to the row as the job reads it, so that PATCHes in
  * flight at the same time each keep the fields the other changed.
  */
+/*
+ * The previous secret to store with r (sealed, r's to free): a secret
+ * replaced by another signs beside it for secret_rotation_grace; with no
+ * secret there is none; else the stored one (was_row) stays while it
+ * lasts.  was is the secret before the change.
+ */
+static void
+sub_row_previous(struct api_tx *t, const char *was, const struct sub *s,
+    struct sub_row *was_row, struct sub_row *r)
+{
+	int64_t now = store_tx_now(t->tx);
+
+	if (s->secret == NULL)
+		return;
+	if (was != NULL && strcmp(was, s->secret) != 0) {
+		if (t->app->cfg->secret_rotation_grace > 0) {
+			r->previous_secret = secretbox_seal(t->app->secrets,
+			    was);
+			r->previous_secret_until = now +
+			    t->app->cfg->secret_rotation_grace;
+		}
+	} else if (was_row->previous_secret_until > now) {
+		r->previous_secret = was_row->previous_secret;
+		r->previous_secret_until = was_row->previous_secret_until;
+		was_row->previous_secret = NULL;
+	}
+}
+
 static int
 sub_update_apply(struct api_tx *t, void *arg)
 {
 	struct sub_write *w = arg;
-	struct sub_row r;
-	char *spec, id[32];
+	struct sub_row r, was_row;
+	char *spec, *was, id[32];
 	json_t *meta;
 
-	if ((w->rc = store_tx_sub_get(t->tx, w->id, &r)) != STORE_OK)
+	if ((w->rc = store_tx_sub_get(t->tx, w->id, &was_row)) != STORE_OK)
 		return w->rc;
 	sub_free(w->sub);
-	w->sub = sub_of_row(t->app, &r, &w->cause);
-	sub_row_clear(&r);
-	if (w->sub == NULL)
+	w->sub = sub_of_row(t->app, &was_row, &w->cause);
+	if (w->sub == NULL) {
+		sub_row_clear(&was_row);
 		return w->rc = SUB_W_BROKEN;
-	if (sub_apply_json(w->sub, w->body, 0, &w->field, &w->cause) != 0)
+	}
+	was = w->sub->secret != NULL ? xstrdup(w->sub->secret) : NULL;
+	if (sub_apply_json(w->sub, w->body, 0, &w->field, &w->cause) != 0) {
+		free(was);
+		sub_row_clear(&was_row);
 		return w->rc = SUB_W_INVALID;
+	}
 	sub_row_of(t->app, w->sub, &r, &spec);
+	sub_row_previous(t, was, w->sub, &was_row, &r);
+	free(was);
+	sub_row_clear(&was_row);
 	w->rc = store_tx_sub_update(t->tx, &r);
 	free(spec);
 	free(r.secret);
+	free(r.previous_secret);
 	if (w->rc == STORE_OK) {
 		t->changed_sub = w->id;
 		snprintf(id, sizeof id, "%lld", (long long)w->id);

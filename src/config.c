@@ -89,6 +89,10 @@ static const struct config_setting config_table[] = {
 	    "(*: any; empty: none)" },
 	{ "retention", C_MS, 0, O(retention), "7d", 1000, INT64_MAX, NULL,
 	    "how long delivered messages are kept for browsing" },
+	{ "secret_rotation_grace", C_MS, 0, O(secret_rotation_grace), "24h", 0,
+	    30LL * 86400000, NULL,
+	    "how long a replaced subscription secret signs beside the new "
+	    "one (0: not at all)" },
 	{ "ca_file", C_STRING, 0, O(ca_file), NULL, 0, 0, NULL,
 	    "CA bundle used to verify sinks' TLS certificates" },
 	{ "insecure_tls", C_BOOL, 0, O(insecure_tls), "false", 0, 1, NULL,

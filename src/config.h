@@ -35,6 +35,7 @@ struct config {
 	char *allowed_origins; /* webhook origins allowed to send, "*" all,
 				  NULL none */
 	int64_t retention;     /* keep delivered messages, ms */
+	int64_t secret_rotation_grace; /* a replaced secret signs too, ms */
 	char *ca_file;	       /* CA bundle for TLS to sinks, or NULL */
 	int insecure_tls;      /* 1: do not verify sinks' certificates */
 	char *sink_deny;       /* CIDR list sinks may not resolve to */

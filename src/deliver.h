@@ -33,6 +33,7 @@ struct deliver_sub {
 				       webhook-*, SOAPAction, ...) or hold
 				       CR/LF are not sent */
 	const char *secret;	    /* Standard Webhooks secret or NULL */
+	const char *previous_secret; /* signs too (a rotation), or NULL */
 	int64_t timeout_ms;	    /* whole request, connect included */
 	const char *origin;	    /* sent as Origin on deliveries (the
 				       webhook spec's handshake origin), or

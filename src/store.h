@@ -157,6 +157,8 @@ struct sub_row {
 	char *secret; /* or NULL */
 	int64_t created_at;
 	int64_t updated_at;
+	char *previous_secret;	       /* a replaced secret, or NULL */
+	int64_t previous_secret_until; /* it signs too until then (ms) */
 };
 
 /* Queue states, in the order counts are reported. */

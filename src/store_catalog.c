@@ -351,8 +351,9 @@ int
 store_tx_sub_update(struct store_tx *tx, const struct sub_row *r)
 {
 	int64_t n;
-	int rc = store_tx_exec(tx, S_SUB_UPDATE, &n, "itttti", r->id, r->name,
-	    r->state, r->spec, r->secret, tx->now);
+	int rc = store_tx_exec(tx, S_SUB_UPDATE, &n, "ittttiti", r->id,
+	    r->name, r->state, r->spec, r->secret, tx->now, r->previous_secret,
+	    r->previous_secret_until);
 
 	return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
@@ -404,6 +405,8 @@ store_read_sub(sqlite3_stmt *s, void *row)
 	r->secret = store_col_text(s, 6);
 	r->created_at = sqlite3_column_int64(s, 7);
 	r->updated_at = sqlite3_column_int64(s, 8);
+	r->previous_secret = store_col_text(s, 9);
+	r->previous_secret_until = sqlite3_column_int64(s, 10);
 }
 
 int
@@ -470,6 +473,7 @@ sub_row_clear(struct sub_row *r)
 	free(r->state);
 	free(r->spec);
 	free(r->secret);
+	free(r->previous_secret);
 	memset(r, 0, sizeof *r);
 }
 

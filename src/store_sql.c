@@ -51,7 +51,8 @@ const char *const stmt_sql[S_COUNT] = {
 	 * unpaused.
 	 */
 	[S_SUB_UPDATE] = "UPDATE subscriptions SET name = ?2, state = ?3, "
-	    "spec = ?4, secret = ?5, updated_at = ?6, validated = 0, "
+	    "spec = ?4, secret = ?5, updated_at = ?6, previous_secret = ?7, "
+	    "previous_secret_until = ?8, validated = 0, "
 	    "allowed_rate = 0, "
 	    "paused_until = CASE WHEN pause_reason = 'gone' AND "
 	    "?3 <> 'disabled' THEN 0 ELSE paused_until END, "
@@ -67,10 +68,12 @@ const char *const stmt_sql[S_COUNT] = {
 	    "SET next_attempt_at = 0 "
 	    "WHERE sub_id = ? AND state = 'pending' AND next_attempt_at > 0",
 	[S_SUBS_ALL] = "SELECT s.id, s.topic_id, t.name, s.name, s.state, "
-	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
+	    "s.spec, s.secret, s.created_at, s.updated_at, s.previous_secret, "
+	    "s.previous_secret_until FROM subscriptions s "
 	    "JOIN topics t ON t.id = s.topic_id ORDER BY s.id",
 	[S_SUB_GET] = "SELECT s.id, s.topic_id, t.name, s.name, s.state, "
-	    "s.spec, s.secret, s.created_at, s.updated_at FROM subscriptions s "
+	    "s.spec, s.secret, s.created_at, s.updated_at, s.previous_secret, "
+	    "s.previous_secret_until FROM subscriptions s "
 	    "JOIN topics t ON t.id = s.topic_id WHERE s.id = ?",
 	[S_SUB_STATUS] = "SELECT paused_until, pause_reason, failures, "
 	    "validated, last_error, last_error_at, last_success_at, "

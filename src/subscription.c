@@ -221,6 +221,7 @@ sub_free(struct sub *s)
 		    sub_fields[i].type == T_CHOICES)
 			free(*(char **)((char *)s + sub_fields[i].offset));
 	sub_headers_free(s->headers);
+	free(s->previous_secret);
 	json_decref(s->filters);
 	filter_free(s->filter);
 	free(s);
@@ -524,7 +525,10 @@ sub_apply_json(struct sub *s, json_t *body, int create, char **field,
 			*field = xstrdup(key);
 			*cause = xstrdup(strcmp(key, "id") == 0 ||
 			    strcmp(key, "status") == 0 ||
-			    strcmp(key, "secret_set") == 0 ?
+			    strcmp(key, "secret_set") == 0 ||
+			    strcmp(key, "previous_secret_until") == 0 ||
+			    strcmp(key, "created_at") == 0 ||
+			    strcmp(key, "updated_at") == 0 ?
 			    "read-only field" : "unknown field");
 			return -1;
 		}

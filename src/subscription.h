@@ -50,6 +50,9 @@ struct sub {
 	struct filter *filter;	    /* compiled from filters */
 	char *secret;		    /* signing secret or NULL */
 	int validate;		    /* run the handshake first */
+	char *previous_secret;	    /* a replaced secret, or NULL: it signs
+				       too until previous_secret_until */
+	int64_t previous_secret_until; /* ms; 0: none */
 	int64_t created_at;
 	int64_t updated_at;
 	int refs; /* catalog views that hold it (catalog.c, atomically) */

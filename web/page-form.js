@@ -161,7 +161,10 @@ export async function subscriptionFormPage(ctx) {
 	const clearSecret = h('input', { type: 'checkbox', id: 'f-clear-secret' });
 	const secretField = field('secret', 'Signing secret', secretIn,
 	    editing ? `Secret: ${s.secret_set ? 'set' : 'not set'}. It is ` +
-	    'write-only and never shown.' : 'Optional; write-only, never shown');
+	    'write-only and never shown.' + (s.secret_set ? ' A new secret ' +
+	    'replaces it; the old one keeps signing beside it for the ' +
+	    "server's rotation grace (24 hours unless set otherwise)." : '') :
+	    'Optional; write-only, never shown');
 	if (editing && s.secret_set)
 		secretField.append(h('div', { class: 'check' }, clearSecret,
 		    h('label', { for: 'f-clear-secret',

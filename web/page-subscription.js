@@ -182,7 +182,9 @@ function settingsPairs(s) {
 	    ['Max in flight', s.max_inflight],
 	    ['Headers', json(s.headers || {})],
 	    ['Filters', json(s.filters || [])],
-	    ['Secret', s.secret_set ? 'set' : 'not set'],
+	    ['Secret', !s.secret_set ? 'not set' : s.previous_secret_until ?
+		h('span', {}, 'set; the replaced one also signs until ',
+		    time(s.previous_secret_until)) : 'set'],
 	    ['Validate', s.validate ? 'yes' : 'no'],
 	    ['Created', s.created_at || '—'],
 	    ['Updated', s.updated_at || '—']);

@@ -360,7 +360,9 @@ CREATE TABLE old (id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL
  failures INTEGER NOT NULL DEFAULT 0, validated INTEGER NOT NULL DEFAULT 0,
  last_error TEXT, last_error_at INTEGER, last_success_at INTEGER,
  allowed_rate INTEGER NOT NULL DEFAULT 0, UNIQUE (topic_id, name));
-INSERT INTO old SELECT * FROM subscriptions;
+INSERT INTO old SELECT id, topic_id, name, state, spec, secret, created_at,
+ updated_at, paused_until, pause_reason, failures, validated, last_error,
+ last_error_at, last_success_at, allowed_rate FROM subscriptions;
 DROP TABLE subscriptions;
 ALTER TABLE old RENAME TO subscriptions;
 PRAGMA user_version = 10;

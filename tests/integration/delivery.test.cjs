@@ -606,6 +606,77 @@ test('signatures: webhook-id is the same on every retry of a message (fail twice
 		assert.doesNotThrow(() => verify(r));
 });
 
+test('signatures: a replaced secret signs beside the new one for secret_rotation_grace, then stops; no secret, no signature', async (t) => {
+	const d = await start({ t, args: ['--secret-rotation-grace', '3s'] });
+	t.after(() => d.stop().then(() => d.cleanup()));
+	const sink = await startSink({ t });
+	await d.createTopic('rot');
+	const OLD = SECRET;
+	const NEW = 'whsec_' + crypto.randomBytes(32).toString('base64');
+	const create = await d.api('POST', '/api/v1/subscriptions',
+	    { topic: 'rot', sink: sink.url, secret: OLD });
+	assert.equal(create.status, 201, create.text);
+	const id = create.json.id;
+	assert.equal(create.json.previous_secret_until, null);
+	const send = async (n) => {
+		const r = await d.publishStructured(event(n), { topic: 'rot' });
+		assert.equal(r.status, 202, r.text);
+		const [req] = await sink.waitFor(n, WAIT).then((a) => a.slice(-1));
+		return req;
+	};
+	const sigs = (r) => r.headers['webhook-signature'].split(' ');
+	const verifies = (secret, r) => {
+		try {
+			new Webhook(secret).verify(r.text, r.headers);
+			return true;
+		} catch {
+			return false;
+		}
+	};
+
+	let r = await send(1);
+	assert.equal(sigs(r).length, 1, 'one secret: one signature');
+	const rotated = Date.now();
+	const p = await d.api('PATCH', `/api/v1/subscriptions/${id}`,
+	    { secret: NEW });
+	assert.equal(p.status, 200, p.text);
+	const until = Date.parse(p.json.previous_secret_until);
+	assert.ok(until >= rotated + 3000 - 1000 && until <= Date.now() + 3000 +
+	    1000, `previous_secret_until is the grace from now: ${p.text}`);
+	r = await send(2);
+	assert.equal(sigs(r).length, 2, `during the grace, two signatures: ${
+	    r.headers['webhook-signature']}`);
+	assert.ok(verifies(NEW, r), 'the new secret verifies');
+	assert.ok(verifies(OLD, r), 'the old secret still verifies');
+
+	/* a PATCH of another field keeps the grace as it was */
+	const p2 = await d.api('PATCH', `/api/v1/subscriptions/${id}`,
+	    { max_attempts: 4 });
+	assert.equal(p2.json.previous_secret_until, p.json.previous_secret_until);
+	const refused = await d.api('PATCH', `/api/v1/subscriptions/${id}`,
+	    { previous_secret_until: null });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.json.errors[0].field, 'previous_secret_until');
+
+	await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now()) +
+	    200));
+	r = await send(3);
+	assert.equal(sigs(r).length, 1, 'after the grace, one signature');
+	assert.ok(verifies(NEW, r), 'the new secret verifies');
+	assert.ok(!verifies(OLD, r), 'the old one no longer does');
+	assert.equal((await d.api('GET', `/api/v1/subscriptions/${id}`)).json
+	    .previous_secret_until, null);
+
+	/* rotating again, then removing the secret: no signature at all */
+	await d.api('PATCH', `/api/v1/subscriptions/${id}`, { secret: OLD });
+	const off = await d.api('PATCH', `/api/v1/subscriptions/${id}`,
+	    { secret: null });
+	assert.equal(off.json.secret_set, false);
+	assert.equal(off.json.previous_secret_until, null);
+	r = await send(4);
+	assert.equal(r.headers['webhook-signature'], undefined);
+});
+
 /* ---- validate: the abuse-protection handshake -------------------------- */
 
 test('validate: an OPTIONS with WebHook-Request-Origin comes first; an endpoint that allows the origin gets the events', async (t) => {

@@ -420,6 +420,23 @@ test('create a REST subscription through the form, with the API\'s validation me
 	assert.equal(edited.secret_set, true);
 	assert.equal(edited.http_method, 'PUT');
 	assert.equal(edited.state, 'pub_only');
+	assert.equal(edited.previous_secret_until, null);
+
+	/* a new secret: the replaced one signs beside it for the grace */
+	await page.getByRole('link', { name: 'Edit' }).click();
+	await page.locator('h1', { hasText: 'Edit subscription' }).waitFor();
+	assert.match(await page.locator('main').innerText(),
+	    /the old one keeps signing beside it/);
+	await page.getByLabel('Signing secret').fill('whsec_' +
+	    Buffer.from('fedcba9876543210fedcba9876543210').toString('base64'));
+	await page.getByRole('button', { name: 'Save changes' }).click();
+	await page.waitForURL(new RegExp(`#/subscriptions/${restId}$`));
+	await page.locator('main', { hasText:
+	    'the replaced one also signs until' }).waitFor({ timeout: WAIT });
+	const rotated = await subscription(restId);
+	assert.ok(Date.parse(rotated.previous_secret_until) >
+	    Date.now() + 23 * 3600e3, `the default grace is 24 h: ${
+	    rotated.previous_secret_until}`);
 });
 
 test('create a SOAP subscription; the topics the endpoint already has are disabled',
