@@ -28,6 +28,7 @@ struct catalog {
 	pthread_mutex_t lock;	/* guards current and every view's refs */
 	pthread_mutex_t reload; /* one reload at a time: none swaps in a
 				   view built from an older read */
+	int stale;		/* a reload failed (reload held) */
 	struct catalog_view *current;
 };
 
@@ -134,6 +135,10 @@ catalog_sub_make(struct catalog *c, struct sub_row *row)
 		sub_free(s);
 		return NULL;
 	}
+	/* a previous secret that does not open only stops signing */
+	if (row->previous_secret != NULL && (s->previous_secret =
+	    secretbox_unseal(c->secrets, row->previous_secret)) != NULL)
+		s->previous_secret_until = row->previous_secret_until;
 	if (sub_state_parse(row->state, &s->state) != 0)
 		s->state = SUB_DISABLED;
 	s->created_at = row->created_at;
@@ -234,33 +239,31 @@ catalog_swap(struct catalog *c, struct catalog_view *v)
 	catalog_view_free(old);
 }
 
-int
-catalog_reload(struct catalog *c)
+/* Each reads a new view (NULL if the store could not be read). */
+static struct catalog_view *
+catalog_read_all(struct catalog *c, int64_t unused)
 {
 	struct catalog_view *v = xcalloc(1, sizeof *v);
 
-	pthread_mutex_lock(&c->reload);
+	(void)unused;
 	if (catalog_load_topics(c, v) != 0 || catalog_load_subs(c, v) != 0) {
-		pthread_mutex_unlock(&c->reload);
 		catalog_view_free(v);
-		return -1;
+		return NULL;
 	}
-	catalog_swap(c, v);
-	pthread_mutex_unlock(&c->reload);
-	return 0;
+	return v;
 }
 
-int
-catalog_reload_topics(struct catalog *c)
+/* The topics read anew; the subscriptions shared with the current view. */
+static struct catalog_view *
+catalog_read_topics(struct catalog *c, int64_t unused)
 {
 	struct catalog_view *v = xcalloc(1, sizeof *v), *cur;
 	size_t i;
 
-	pthread_mutex_lock(&c->reload);
+	(void)unused;
 	if (catalog_load_topics(c, v) != 0) {
-		pthread_mutex_unlock(&c->reload);
 		catalog_view_free(v);
-		return -1;
+		return NULL;
 	}
 	cur = catalog_acquire(c);
 	v->by_id = xcalloc(cur->nsubs + 1, sizeof *v->by_id);
@@ -269,26 +272,21 @@ catalog_reload_topics(struct catalog *c)
 	v->nsubs = cur->nsubs;
 	catalog_release(c, cur);
 	catalog_view_index(v);
-	catalog_swap(c, v);
-	pthread_mutex_unlock(&c->reload);
-	return 0;
+	return v;
 }
 
-int
-catalog_reload_sub(struct catalog *c, int64_t id)
+/* Subscription id read anew (or gone); the rest shared with the current. */
+static struct catalog_view *
+catalog_read_sub(struct catalog *c, int64_t id)
 {
 	struct catalog_view *v, *cur;
 	struct sub_row row;
 	struct sub *s = NULL;
 	size_t at, i;
-	int rc;
+	int rc = store_sub_get(c->store, id, &row);
 
-	pthread_mutex_lock(&c->reload);
-	rc = store_sub_get(c->store, id, &row);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-		pthread_mutex_unlock(&c->reload);
-		return -1;
-	}
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return NULL;
 	if (rc == STORE_OK) {
 		s = catalog_sub_make(c, &row); /* NULL: left out, as by reload */
 		sub_row_clear(&row);
@@ -308,9 +306,50 @@ catalog_reload_sub(struct catalog *c, int64_t id)
 		v->by_id[v->nsubs++] = catalog_sub_hold(cur->by_id[i]);
 	catalog_release(c, cur);
 	catalog_view_index(v);
-	catalog_swap(c, v);
+	return v;
+}
+
+/*
+ * Reads a view with read and swaps it in.  After a failed reload the view
+ * is behind the store in ways a partial one cannot tell: the next reload,
+ * of any kind, reads everything.
+ */
+static int
+catalog_update(struct catalog *c,
+    struct catalog_view *(*read)(struct catalog *, int64_t), int64_t id)
+{
+	struct catalog_view *v;
+
+	pthread_mutex_lock(&c->reload);
+	if (c->stale)
+		read = catalog_read_all;
+	if ((v = read(c, id)) == NULL)
+		c->stale = 1;
+	else {
+		if (read == catalog_read_all)
+			c->stale = 0;
+		catalog_swap(c, v);
+	}
 	pthread_mutex_unlock(&c->reload);
-	return 0;
+	return v != NULL ? 0 : -1;
+}
+
+int
+catalog_reload(struct catalog *c)
+{
+	return catalog_update(c, catalog_read_all, 0);
+}
+
+int
+catalog_reload_topics(struct catalog *c)
+{
+	return catalog_update(c, catalog_read_topics, 0);
+}
+
+int
+catalog_reload_sub(struct catalog *c, int64_t id)
+{
+	return catalog_update(c, catalog_read_sub, id);
 }
 
 struct catalog_view *

@@ -38,7 +38,8 @@ struct catalog *catalog_new(struct store *, const struct secretbox *secrets);
 void catalog_free(struct catalog *);
 /*
  * Rebuilds the view from the store; -1 if the store could not be read
- * (the view stays as it was).  catalog_reload_topics re-reads the topics
+ * (the view stays as it was, and the next reload of any kind reads
+ * everything).  catalog_reload_topics re-reads the topics
  * alone, catalog_reload_sub the one subscription (added, changed or
  * deleted): after a change that touched nothing else they give the view a
  * whole reload gives, at a fraction of its cost.
