@@ -387,10 +387,6 @@ sub_load_row(struct http_req *req, int64_t id)
 }
 
 /*
- * Applies the PATCH to the row as the job reads it, so that PATCHes in
- * flight at the same time each keep the fields the other changed.
- */
-/*
  * The previous secret to store with r (sealed, r's to free): a secret
  * replaced by another signs beside it for secret_rotation_grace; with no
  * secret there is none; else the stored one (was_row) stays while it
@@ -418,6 +414,10 @@ sub_row_previous(struct api_tx *t, const char *was, const struct sub *s,
 	}
 }
 
+/*
+ * Applies the PATCH to the row as the job reads it, so that PATCHes in
+ * flight at the same time each keep the fields the other changed.
+ */
 static int
 sub_update_apply(struct api_tx *t, void *arg)
 {
