@@ -598,7 +598,9 @@ sub_field_json(const struct sub *s, const struct sub_field *f)
 			json_object_set_new(o, h[0], json_string(h[1]));
 		return o;
 	case T_FILTERS:
-		return json_incref(*(json_t *const *)p);
+		/* a copy: s may be a catalog view's, read by several threads,
+		 * and jansson's reference count is not safe to share */
+		return json_deep_copy(*(json_t *const *)p);
 	}
 	return json_null();
 }
