@@ -507,3 +507,25 @@ test('--admin-token: /api/v1 needs the bearer token (401 without, 403 wrong)', a
 	assert.equal(r.status, 202);
 	await a.stop();
 });
+
+test('concurrent reads and writes of one subscription: every answer is whole, and the server stops cleanly (no sanitizer report)', async (t) => {
+	const c = await start({ t, args: ['--http-threads', '4'] });
+	const filters = [{ prefix: { type: 'com.example.' } },
+	    { not: { exact: { source: '/x' } } }];
+	const sub = await c.api('POST', '/api/v1/subscriptions', {
+	    sink: 'http://127.0.0.1:9/race', state: 'pub_only', filters });
+	assert.equal(sub.status, 201, sub.text);
+	const path = `/api/v1/subscriptions/${sub.json.id}`;
+	/* four HTTP threads read the same catalog entry while PATCHes
+	 * replace it */
+	const reads = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+	    i % 20 === 0 ? c.api('PATCH', path, { max_attempts: 1 + i / 20 }) :
+	    i % 2 ? c.api('GET', path) :
+	    c.api('GET', '/api/v1/subscriptions?limit=10')));
+	for (const r of reads) {
+		assert.equal(r.status, 200, r.text);
+		const s = r.json.items ? r.json.items[0] : r.json;
+		assert.deepEqual(s.filters, filters);
+	}
+	await c.stop();
+});
