@@ -145,7 +145,10 @@ api_write_done(void *arg, int rc)
 	    api_write_reload(w) != 0)
 		log_error("api", "catalog: reload failed after a change");
 	if (rc == STORE_OK) {
-		if (w->reload != API_RELOAD_NONE)
+		if (w->reload == API_RELOAD_SUB && w->changed_sub > 0)
+			dispatcher_reload_sub(w->app->dispatcher,
+			    w->changed_sub);
+		else if (w->reload != API_RELOAD_NONE)
 			dispatcher_reload(w->app->dispatcher);
 		api_wake(w->app, &w->hits);
 	}

@@ -270,9 +270,33 @@ catalog_read_topics(struct catalog *c, int64_t unused)
 	for (i = 0; i < cur->nsubs; i++)
 		v->by_id[i] = catalog_sub_hold(cur->by_id[i]);
 	v->nsubs = cur->nsubs;
+	v->subs = xmemdup(cur->subs, (cur->nsubs + 1) * sizeof *v->subs);
 	catalog_release(c, cur);
-	catalog_view_index(v);
 	return v;
+}
+
+/*
+ * Fills v->subs (by topic) from cur's, without subscription id and with s
+ * (which may be NULL) in its place: one pass, no sort.
+ */
+static void
+catalog_order_one(struct catalog_view *v, const struct catalog_view *cur,
+    int64_t id, struct sub *s)
+{
+	size_t i, n = 0;
+
+	v->subs = xcalloc(v->nsubs + 1, sizeof *v->subs);
+	for (i = 0; i < cur->nsubs; i++) {
+		if (cur->subs[i]->id == id)
+			continue;
+		if (s != NULL && catalog_sub_cmp(&s, &cur->subs[i]) < 0) {
+			v->subs[n++] = s;
+			s = NULL;
+		}
+		v->subs[n++] = cur->subs[i];
+	}
+	if (s != NULL)
+		v->subs[n++] = s;
 }
 
 /* Subscription id read anew (or gone); the rest shared with the current. */
@@ -304,8 +328,8 @@ catalog_read_sub(struct catalog *c, int64_t id)
 		at++;
 	for (i = at; i < cur->nsubs; i++)
 		v->by_id[v->nsubs++] = catalog_sub_hold(cur->by_id[i]);
+	catalog_order_one(v, cur, id, s);
 	catalog_release(c, cur);
-	catalog_view_index(v);
 	return v;
 }
 

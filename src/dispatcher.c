@@ -1148,62 +1148,66 @@ janitor_main(void *arg)
 
 /* ---- start, stop, wake --------------------------------------------- */
 
-/* Reads every delivering subscription's pause state and makes it ready. */
+/*
+ * Takes in a subscription the first time it is seen, or again after a
+ * change to it, and makes it ready if it delivers.  Only one seen for the
+ * first time reads its pause state from the store (the dispatcher keeps it
+ * after that): a change to one subscription costs no SQL for the others.
+ */
+static void
+dispatcher_load_one(struct dispatcher *d, const struct sub *s)
+{
+	struct sub_status st;
+	struct dsub *ds;
+	int first, changed;
+
+	pthread_mutex_lock(&d->lock);
+	ds = dsub_get(d, s->id);
+	first = !ds->loaded;
+	changed = ds->updated_at != s->updated_at;
+	pthread_mutex_unlock(&d->lock);
+	if (!first && !changed)
+		return;
+	if (first && store_sub_status(d->app->store, s->id, 0, &st) !=
+	    STORE_OK)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (first) {
+		ds->paused_until = st.paused_until;
+		snprintf(ds->reason, sizeof ds->reason, "%s",
+		    st.pause_reason ? st.pause_reason : "");
+		ds->failures = st.failures;
+		ds->validated = st.validated;
+		ds->allowed_rate = st.allowed_rate;
+		ds->loaded = 1;
+		sub_status_clear(&st);
+	} else {
+		/* a change runs the handshake again */
+		ds->validated = 0;
+		ds->allowed_rate = 0;
+		dsub_forget(d, ds);
+	}
+	/* turned on again after a 410 (the store cleared it too) */
+	if (strcmp(ds->reason, "gone") == 0 && s->state != SUB_DISABLED) {
+		ds->paused_until = 0;
+		ds->reason[0] = '\0';
+	}
+	ds->updated_at = s->updated_at;
+	ds->delivers = !s->pull && sub_state_delivers(s->state);
+	if (ds->delivers)
+		ready_push(d, ds);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Takes in every subscription of the catalog (dispatcher_load_one). */
 static void
 dispatcher_load(struct dispatcher *d)
 {
 	struct catalog_view *v = catalog_acquire(d->app->catalog);
-	struct sub_status st;
-	struct dsub *ds;
 	size_t i;
 
-	/*
-	 * Only a subscription seen for the first time reads its pause state
-	 * from the store (the dispatcher keeps it after that): a change to
-	 * one subscription costs no SQL for the others.
-	 */
-	for (i = 0; i < v->nsubs; i++) {
-		const struct sub *s = v->subs[i];
-		int first, changed;
-
-		pthread_mutex_lock(&d->lock);
-		ds = dsub_get(d, s->id);
-		first = !ds->loaded;
-		changed = ds->updated_at != s->updated_at;
-		pthread_mutex_unlock(&d->lock);
-		if (!first && !changed)
-			continue;
-		if (first && store_sub_status(d->app->store, s->id, 0, &st) !=
-		    STORE_OK)
-			continue;
-		pthread_mutex_lock(&d->lock);
-		if (first) {
-			ds->paused_until = st.paused_until;
-			snprintf(ds->reason, sizeof ds->reason, "%s",
-			    st.pause_reason ? st.pause_reason : "");
-			ds->failures = st.failures;
-			ds->validated = st.validated;
-			ds->allowed_rate = st.allowed_rate;
-			ds->loaded = 1;
-			sub_status_clear(&st);
-		} else {
-			/* a change runs the handshake again */
-			ds->validated = 0;
-			ds->allowed_rate = 0;
-			dsub_forget(d, ds);
-		}
-		/* turned on again after a 410 (the store cleared it too) */
-		if (strcmp(ds->reason, "gone") == 0 &&
-		    s->state != SUB_DISABLED) {
-			ds->paused_until = 0;
-			ds->reason[0] = '\0';
-		}
-		ds->updated_at = s->updated_at;
-		ds->delivers = !s->pull && sub_state_delivers(s->state);
-		if (ds->delivers)
-			ready_push(d, ds);
-		pthread_mutex_unlock(&d->lock);
-	}
+	for (i = 0; i < v->nsubs; i++)
+		dispatcher_load_one(d, v->subs[i]);
 	catalog_release(d->app->catalog, v);
 }
 
@@ -1343,6 +1347,21 @@ dispatcher_reload(struct dispatcher *d)
 	if (d == NULL)
 		return;
 	dispatcher_load(d);
+	dispatcher_kick(d);
+}
+
+void
+dispatcher_reload_sub(struct dispatcher *d, int64_t sub_id)
+{
+	struct catalog_view *v;
+	const struct sub *s;
+
+	if (d == NULL)
+		return;
+	v = catalog_acquire(d->app->catalog);
+	if ((s = catalog_sub(v, sub_id)) != NULL)
+		dispatcher_load_one(d, s);
+	catalog_release(d->app->catalog, v);
 	dispatcher_kick(d);
 }
 

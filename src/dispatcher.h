@@ -22,6 +22,8 @@ void dispatcher_stop(struct dispatcher *);
 void dispatcher_wake(struct dispatcher *, int64_t sub_id);
 /* Subscriptions changed: re-read them from the catalog (NULL-safe). */
 void dispatcher_reload(struct dispatcher *);
+/* The same for one subscription the catalog re-read (added or changed). */
+void dispatcher_reload_sub(struct dispatcher *, int64_t sub_id);
 /* Messages of the subscription were retried or purged: read its queue again. */
 void dispatcher_requeue(struct dispatcher *, int64_t sub_id);
 /* Messages of the subscription in pushes now in flight. */
