@@ -123,17 +123,27 @@ api_write_apply(struct store_tx *tx, void *arg)
 	return rc;
 }
 
-/* Re-reads what the committed job changed: all of it if it did not say. */
-static int
+/*
+ * Re-reads what the committed job changed, in the catalog and then in the
+ * dispatcher (which holds no topics): all of it if the job did not say.
+ */
+static void
 api_write_reload(struct api_write_job *w)
 {
 	struct catalog *c = w->app->catalog;
+	int rc;
 
-	if (w->reload == API_RELOAD_SUB && w->changed_sub > 0)
-		return catalog_reload_sub(c, w->changed_sub);
-	if (w->reload == API_RELOAD_TOPICS)
-		return catalog_reload_topics(c);
-	return catalog_reload(c);
+	if (w->reload == API_RELOAD_SUB && w->changed_sub > 0) {
+		rc = catalog_reload_sub(c, w->changed_sub);
+		dispatcher_reload_sub(w->app->dispatcher, w->changed_sub);
+	} else if (w->reload == API_RELOAD_TOPICS)
+		rc = catalog_reload_topics(c);
+	else {
+		rc = catalog_reload(c);
+		dispatcher_reload(w->app->dispatcher);
+	}
+	if (rc != 0)
+		log_error("api", "catalog: reload failed after a change");
 }
 
 static void
@@ -141,15 +151,9 @@ api_write_done(void *arg, int rc)
 {
 	struct api_write_job *w = arg;
 
-	if (rc == STORE_OK && w->reload != API_RELOAD_NONE &&
-	    api_write_reload(w) != 0)
-		log_error("api", "catalog: reload failed after a change");
 	if (rc == STORE_OK) {
-		if (w->reload == API_RELOAD_SUB && w->changed_sub > 0)
-			dispatcher_reload_sub(w->app->dispatcher,
-			    w->changed_sub);
-		else if (w->reload != API_RELOAD_NONE)
-			dispatcher_reload(w->app->dispatcher);
+		if (w->reload != API_RELOAD_NONE)
+			api_write_reload(w);
 		api_wake(w->app, &w->hits);
 	}
 	route_hits_clear(&w->hits);
