@@ -85,7 +85,7 @@ api_sub_json(struct app *app, const struct sub *s)
 	json_object_set_new(o, "created_at", api_time_or_null(s->created_at));
 	json_object_set_new(o, "updated_at", api_time_or_null(s->updated_at));
 	json_object_set_new(o, "previous_secret_until",
-	    s->previous_secret_until > fmt_now_ms() ?
+	    sub_previous_secret(s, fmt_now_ms()) != NULL ?
 	    api_time_or_null(s->previous_secret_until) : json_null());
 	json_object_set_new(o, "status", sub_status_json(app, s));
 	return o;

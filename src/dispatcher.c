@@ -481,8 +481,7 @@ request_sub(const struct sub *s, const char *origin, struct deliver_sub *ds)
 	ds->wrap_in_list = s->wrap_in_list || s->batch_size > 1;
 	ds->headers = (const char *const *)s->headers;
 	ds->secret = s->secret;
-	if (s->previous_secret_until > fmt_now_ms())
-		ds->previous_secret = s->previous_secret;
+	ds->previous_secret = sub_previous_secret(s, fmt_now_ms());
 	ds->timeout_ms = s->timeout_ms;
 	ds->origin = origin;
 	ds->request_rate = s->rate_limit * 60;

@@ -656,6 +656,12 @@ fail:
 	return NULL;
 }
 
+const char *
+sub_previous_secret(const struct sub *s, int64_t now)
+{
+	return s->previous_secret_until > now ? s->previous_secret : NULL;
+}
+
 json_t *
 sub_to_json(const struct sub *s)
 {

@@ -79,6 +79,8 @@ char *sub_spec(const struct sub *);
 struct sub *sub_load(const char *spec, char **cause);
 /* The resource without status (secret shown only as secret_set). */
 json_t *sub_to_json(const struct sub *);
+/* The replaced secret that still signs at now (ms), or NULL. */
+const char *sub_previous_secret(const struct sub *, int64_t now);
 /* The default name: "<METHOD> <sink>", or "pull". */
 char *sub_default_name(const struct sub *);
 
