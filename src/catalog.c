@@ -147,14 +147,6 @@ catalog_sub_make(struct catalog *c, struct sub_row *row)
 	return s;
 }
 
-/* Orders a view's subscriptions by topic from by_id (filled, in id order). */
-static void
-catalog_view_index(struct catalog_view *v)
-{
-	v->subs = xmemdup(v->by_id, (v->nsubs + 1) * sizeof *v->subs);
-	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
-}
-
 /* Loads every subscription; one that does not load is skipped. */
 static int
 catalog_load_subs(struct catalog *c, struct catalog_view *v)
@@ -171,7 +163,8 @@ catalog_load_subs(struct catalog *c, struct catalog_view *v)
 		if ((s = catalog_sub_make(c, &rows[i])) != NULL)
 			v->by_id[v->nsubs++] = s;
 	sub_rows_free(rows, n);
-	catalog_view_index(v);
+	v->subs = xmemdup(v->by_id, (v->nsubs + 1) * sizeof *v->subs);
+	qsort(v->subs, v->nsubs, sizeof *v->subs, catalog_sub_cmp);
 	return 0;
 }
 

@@ -752,7 +752,7 @@ deliver_sign_headers(struct deliver_xfer *x, const struct deliver_sub *sub,
 {
 	const char *id = msg->webhook_id;
 	int64_t ts = (int64_t)time(NULL);
-	char *sig, *old, tsbuf[24];
+	char *sig, *old, *both, tsbuf[24];
 
 	if (id == NULL && (msg->ev == NULL ||
 	    (id = cloudevent_get(msg->ev, "id")) == NULL))
@@ -761,9 +761,10 @@ deliver_sign_headers(struct deliver_xfer *x, const struct deliver_sub *sub,
 	/* Standard Webhooks: a space-separated list, for secret rotation */
 	if (sub->previous_secret != NULL) {
 		old = deliver_sign(sub->previous_secret, id, ts, body, len);
-		sig = xrealloc(sig, strlen(sig) + strlen(old) + 2);
-		strcat(strcat(sig, " "), old);
+		both = xasprintf("%s %s", sig, old);
+		free(sig);
 		free(old);
+		sig = both;
 	}
 	snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)ts);
 	deliver_header(x, "webhook-id", id);
