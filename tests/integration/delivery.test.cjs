@@ -657,10 +657,14 @@ test('signatures: a replaced secret signs beside the new one for secret_rotation
 	    { previous_secret_until: null });
 	assert.equal(refused.status, 400);
 	assert.equal(refused.json.errors[0].field, 'previous_secret_until');
+	r = await send(3);
+	assert.ok(Date.now() < until, 'still within the grace');
+	assert.ok(verifies(NEW, r) && verifies(OLD, r),
+	    'after that PATCH both secrets still verify');
 
 	await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now()) +
 	    200));
-	r = await send(3);
+	r = await send(4);
 	assert.equal(sigs(r).length, 1, 'after the grace, one signature');
 	assert.ok(verifies(NEW, r), 'the new secret verifies');
 	assert.ok(!verifies(OLD, r), 'the old one no longer does');
@@ -673,7 +677,7 @@ test('signatures: a replaced secret signs beside the new one for secret_rotation
 	    { secret: null });
 	assert.equal(off.json.secret_set, false);
 	assert.equal(off.json.previous_secret_until, null);
-	r = await send(4);
+	r = await send(5);
 	assert.equal(r.headers['webhook-signature'], undefined);
 });
 
