@@ -87,6 +87,12 @@ async function go(hash) {
 	await page.locator('main h1').first().waitFor({ timeout: WAIT });
 }
 
+async function createSubscription(fields) {
+	const r = await s.api('POST', '/api/v1/subscriptions', fields);
+	assert.equal(r.status, 201, r.text);
+	return r.json;
+}
+
 async function subscription(id) {
 	const r = await s.api('GET', `/api/v1/subscriptions/${id}`);
 	assert.equal(r.status, 200, r.text);
@@ -707,10 +713,9 @@ test('a delete waits for a live refresh in flight, which then finds the subscrip
     async (t) => {
 	if (gate(t, skipAll))
 		return;
-	const c = await s.api('POST', '/api/v1/subscriptions',
+	const c = await createSubscription(
 	    { delivery_method: 'pull', name: 'short-lived' });
-	assert.equal(c.status, 201, c.text);
-	const id = c.json.id;
+	const id = c.id;
 	const url = new RegExp(`/api/v1/subscriptions/${id}$`);
 	/* hold the page's next GET of the subscription (a live refresh) */
 	let armed = false, held = null, release;
@@ -755,14 +760,13 @@ test('edit: clearing the name gives the subscription its default name back',
     async (t) => {
 	if (gate(t, skipAll))
 		return;
-	const c = await s.api('POST', '/api/v1/subscriptions',
+	const c = await createSubscription(
 	    { sink: `${sink.url}/named`, name: 'a chosen name', state: 'pub_only' });
-	assert.equal(c.status, 201, c.text);
-	await go(`#/subscriptions/${c.json.id}/edit`);
+	await go(`#/subscriptions/${c.id}/edit`);
 	await page.getByLabel('Name', { exact: true }).fill('');
 	await page.getByRole('button', { name: /save/i }).click();
-	await page.waitForURL(new RegExp(`#/subscriptions/${c.json.id}$`));
-	await until(async () => (await subscription(c.json.id)).name ===
+	await page.waitForURL(new RegExp(`#/subscriptions/${c.id}$`));
+	await until(async () => (await subscription(c.id)).name ===
 	    `POST ${sink.url}/named`, 'the default name');
 });
 
@@ -770,10 +774,9 @@ test('queue browser: retry and purge of a state are off while it holds nothing',
     async (t) => {
 	if (gate(t, skipAll))
 		return;
-	const c = await s.api('POST', '/api/v1/subscriptions',
+	const c = await createSubscription(
 	    { delivery_method: 'pull', name: 'empty-queue' });
-	assert.equal(c.status, 201, c.text);
-	await go(`#/subscriptions/${c.json.id}/messages?state=dead`);
+	await go(`#/subscriptions/${c.id}/messages?state=dead`);
 	const retry = page.getByRole('button', { name: 'Retry all dead' });
 	await retry.waitFor({ timeout: WAIT });
 	await until(async () => await retry.isDisabled() &&
@@ -788,10 +791,9 @@ test('410 Gone: the page says why the subscription is off; Resume explains that 
 	const gone = await startSink({ answer: { status: 410 } });
 	t.after(() => gone.close());
 	await s.api('POST', '/api/v1/topics', { name: 'gone-topic' });
-	const c = await s.api('POST', '/api/v1/subscriptions',
+	const c = await createSubscription(
 	    { topic: 'gone-topic', sink: gone.url, name: 'gone-endpoint' });
-	assert.equal(c.status, 201, c.text);
-	const id = c.json.id;
+	const id = c.id;
 	await s.publishStructured({ id: 'g-1', source: '/g', type: 't' },
 	    { topic: 'gone-topic' });
 	await until(async () => (await subscription(id)).status.pause_reason ===
